@@ -1,0 +1,11 @@
+export { type GuestMemory, GuestMemoryError } from "./guest-memory.js";
+export {
+  MAX_GUEST_PHYS_ADDR,
+  type MemoryRegion,
+  MemoryRegionError,
+  type MemorySlot,
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  PhysicalMemory,
+  type SlotChangeListener,
+} from "./physical-memory.js";
