@@ -42,7 +42,7 @@ cat > "$dir/tsconfig.build.json" <<JSON
   "extends": "$rel/tsconfig.base.json",
   "compilerOptions": { "rootDir": "src", "outDir": "dist", "customConditions": [] },
   "include": ["src"],
-  "exclude": ["src/**/*.test.ts"]
+  "exclude": ["src/**/*.test.ts", "src/**/*.test-support.ts"]
 }
 JSON
 cat > "$dir/vitest.config.ts" <<TS

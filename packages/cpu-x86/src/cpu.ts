@@ -1,0 +1,717 @@
+import type { PhysicalMemory } from "@tsvmm/ept";
+import { CPU_MODEL_P6, type CpuModel, processorSignature } from "./cpu-model.js";
+import { type CodeSource, DECODE_OK, decode, Instruction, NO_REG } from "./decoder.js";
+import { execute } from "./execute.js";
+import { Flags, SIZE8, SIZE16, SIZE32 } from "./flags.js";
+import {
+  CR0_ET,
+  CR0_PE,
+  CS,
+  EXC_DF,
+  EXC_GP,
+  EXC_SS,
+  EXC_UD,
+  FLAG_AC,
+  FLAG_IF,
+  FLAG_RF,
+  FLAG_TF,
+  SS,
+} from "./registers.js";
+
+/** Why Cpu.run() returned. */
+export const STOP_NONE = 0;
+/** The instruction budget ran out. */
+export const STOP_BUDGET = 1;
+/** An I/O port access needs the host (see `pendingAccess`). */
+export const STOP_IO = 2;
+/** An access to guest-physical space with no RAM behind it needs the host. */
+export const STOP_MMIO = 3;
+/** HLT with nothing to wake the CPU. */
+export const STOP_HLT = 4;
+/** A triple fault: the CPU is dead until reset. */
+export const STOP_SHUTDOWN = 5;
+/** Something the interpreter cannot emulate (see `internalError`). */
+export const STOP_INTERNAL_ERROR = 6;
+/** An interrupt can be injected now (requested through `requestInterruptWindow`). */
+export const STOP_IRQ_WINDOW = 7;
+
+/** Access kinds recorded for the host. */
+export const ACCESS_IO = 0;
+export const ACCESS_MMIO = 1;
+
+/** Thrown (as this constant, so nothing is allocated) to abandon the current instruction. */
+const ABORT = { abort: true } as const;
+
+const TLB_BITS = 10;
+const TLB_SIZE = 1 << TLB_BITS;
+const TLB_MASK = TLB_SIZE - 1;
+const EMPTY_PAGE = new Uint8Array(0);
+const MAX_QUEUED_WRITES = 16;
+const MAX_REPLAYED_READS = 16;
+
+/** One queued host access (port or MMIO), delivered to the host one exit at a time. */
+export interface HostAccess {
+  kind: number;
+  address: number;
+  size: number;
+  write: boolean;
+  /** The written value (low 32 bits). */
+  value: number;
+}
+
+/** Receives code-relevant events: used by tests and, later, by a block translator. */
+export interface CpuOptions {
+  model?: CpuModel;
+}
+
+/**
+ * The x86 CPU interpreter. One instance is one vCPU. The register file is typed arrays; memory goes
+ * through a page-granular cache of host byte arrays; accesses that need the host (port I/O, MMIO)
+ * stop run() with a recorded access, KVM-style, and the host completes reads before the next run().
+ *
+ * Instructions commit architectural state only after every access that can fault or stop has been
+ * made, so any instruction can be restarted from its first byte.
+ */
+export class Cpu implements CodeSource {
+  readonly model: CpuModel;
+  /** EAX..EDI (R8..R15 later), as int32; 16- and 8-bit views alias the same bytes. */
+  readonly regs = new Int32Array(16);
+  readonly regs16 = new Uint16Array(this.regs.buffer);
+  readonly regs8 = new Uint8Array(this.regs.buffer);
+  eip = 0;
+  readonly flags = new Flags();
+
+  /** Segment registers ES CS SS DS FS GS: visible selector and hidden descriptor cache. */
+  readonly segSelector = new Uint16Array(6);
+  readonly segBase = new Int32Array(6);
+  readonly segLimit = new Int32Array(6);
+  /** Descriptor attributes (type, S, DPL, P, AVL, L, D/B, G) in the layout of descriptor bits 40-55. */
+  readonly segAttributes = new Int32Array(6);
+
+  cr0 = CR0_ET;
+  cr2 = 0;
+  cr3 = 0;
+  cr4 = 0;
+  gdtBase = 0;
+  gdtLimit = 0xffff;
+  idtBase = 0;
+  idtLimit = 0x3ff;
+  /** Time-stamp counter, as hi/lo halves. */
+  tscLow = 0;
+  tscHigh = 0;
+
+  halted = false;
+  /** Code segment default size (CS.D) and the instruction-pointer mask it implies. */
+  code32 = false;
+  ipMask = 0xffff;
+  /** Stack segment size (SS.B). */
+  stack32 = false;
+
+  /** Interrupts: a vector injected by the host, delivered when IF allows. -1 when none. */
+  pendingInterrupt = -1;
+  /** STI and MOV/POP SS block interrupts until the end of the next instruction. */
+  interruptShadow = false;
+  requestInterruptWindow = false;
+
+  /** The instruction being executed, decoded. */
+  readonly insn = new Instruction();
+  /** EIP of the first byte of the current instruction. */
+  instructionStart = 0;
+  /** Instructions retired since creation (hi/lo would only be needed past 2^53). */
+  instructionCount = 0;
+
+  /** The host access that stopped run(), valid when run() returned STOP_IO or STOP_MMIO. */
+  readonly pendingAccess: HostAccess = { kind: 0, address: 0, size: 0, write: false, value: 0 };
+  internalError = "";
+
+  private readonly physicalMemory: PhysicalMemory;
+  private readonly addressMask: number;
+  private a20Mask = -1;
+
+  /** Page cache: linear page -> host bytes. Separate tags for reads and writes (ROM is read-only). */
+  private readonly tlbReadTag = new Int32Array(TLB_SIZE).fill(-1);
+  private readonly tlbWriteTag = new Int32Array(TLB_SIZE).fill(-1);
+  private readonly tlbBytes: Uint8Array[] = new Array<Uint8Array>(TLB_SIZE).fill(EMPTY_PAGE);
+  private readonly tlbOffset = new Int32Array(TLB_SIZE);
+
+  /** Host writes made by the current instruction, delivered one per run() return. */
+  private readonly queuedWrites: HostAccess[] = [];
+  private queuedWriteCount = 0;
+  private committedWriteCount = 0;
+  private deliveredWriteCount = 0;
+  /** Values the host supplied for reads, replayed when the stopped instruction runs again. */
+  private readonly replayedReads = new Int32Array(MAX_REPLAYED_READS);
+  private replayedReadCount = 0;
+  private replayCursor = 0;
+  /** A read is waiting for the host's data. */
+  private readPending = false;
+  private readReported = false;
+  private readonly readRequest: HostAccess = { kind: 0, address: 0, size: 0, write: false, value: 0 };
+  private stopReason = STOP_NONE;
+
+  private exceptionVector = -1;
+  private exceptionErrorCode = -1;
+
+  constructor(memory: PhysicalMemory, options: CpuOptions = {}) {
+    this.physicalMemory = memory;
+    this.model = options.model ?? CPU_MODEL_P6;
+    this.addressMask = this.model.physicalAddressBits >= 32 ? -1 : (1 << this.model.physicalAddressBits) - 1;
+    for (let i = 0; i < MAX_QUEUED_WRITES; i++) {
+      this.queuedWrites.push({ kind: 0, address: 0, size: 0, write: true, value: 0 });
+    }
+    memory.onChange(() => this.flushTlb());
+    this.reset();
+  }
+
+  /** The architectural reset state (INIT): real mode at F000:FFF0 with CS base FFFF0000. */
+  reset(): void {
+    this.regs.fill(0);
+    this.regs[2] = processorSignature(this.model);
+    this.eip = 0xfff0;
+    this.flags.load(0);
+    for (let s = 0; s < 6; s++) this.loadRealModeSegment(s, 0);
+    this.segSelector[CS] = 0xf000;
+    this.segBase[CS] = 0xffff0000 | 0;
+    this.cr0 = CR0_ET;
+    this.cr2 = this.cr3 = this.cr4 = 0;
+    this.gdtBase = 0;
+    this.gdtLimit = 0xffff;
+    this.idtBase = 0;
+    this.idtLimit = 0xffff;
+    this.halted = false;
+    this.pendingInterrupt = -1;
+    this.interruptShadow = false;
+    this.updateCodeMode();
+    this.flushTlb();
+  }
+
+  /** Real-mode (and v86) segment load: base = selector * 16, limit and attributes unchanged. */
+  loadRealModeSegment(segment: number, selector: number): void {
+    this.segSelector[segment] = selector;
+    this.segBase[segment] = (selector & 0xffff) << 4;
+    if (segment === CS || this.segLimit[segment] === 0) {
+      this.segLimit[segment] = 0xffff;
+      this.segAttributes[segment] = segment === CS ? 0x9b : 0x93; // present, accessed code/data
+    }
+  }
+
+  /** Loads a segment register as the current mode requires (protected-mode descriptors: later). */
+  loadSegment(segment: number, selector: number): void {
+    if ((this.cr0 & CR0_PE) !== 0) {
+      this.fail("protected-mode segment loads are not implemented yet");
+    }
+    this.loadRealModeSegment(segment, selector);
+    if (segment === CS) this.updateCodeMode();
+    else if (segment === SS) {
+      this.stack32 = (this.segAttributes[SS] & 0x4000) !== 0;
+      this.interruptShadow = true;
+    }
+  }
+
+  updateCodeMode(): void {
+    this.code32 = (this.segAttributes[CS] & 0x4000) !== 0;
+    this.ipMask = this.code32 ? -1 : 0xffff;
+    this.stack32 = (this.segAttributes[SS] & 0x4000) !== 0;
+  }
+
+  setA20(enabled: boolean): void {
+    this.a20Mask = enabled ? -1 : ~(1 << 20);
+    this.flushTlb();
+  }
+
+  flushTlb(): void {
+    this.tlbReadTag.fill(-1);
+    this.tlbWriteTag.fill(-1);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The run loop.
+
+  /**
+   * Runs until an exit or until `budget` instructions have retired. Returns a STOP_* reason. Before
+   * calling again after STOP_IO/STOP_MMIO for a read, the host must call completeRead().
+   */
+  run(budget: number): number {
+    // Writes queued by the last instruction go out one per return, before anything else runs.
+    if (this.deliveredWriteCount < this.queuedWriteCount) return this.deliverQueuedWrite();
+    this.queuedWriteCount = this.committedWriteCount = this.deliveredWriteCount = 0;
+    if (this.readPending) {
+      if (!this.readReported) return this.reportRead();
+      this.internalError = "run() called before the pending read was completed";
+      return STOP_INTERNAL_ERROR;
+    }
+    const end = this.instructionCount + budget;
+    this.stopReason = STOP_NONE;
+    while (this.instructionCount < end) {
+      if (this.pendingInterrupt >= 0 && !this.interruptShadow && (this.flags.bits & FLAG_IF) !== 0) {
+        const vector = this.pendingInterrupt;
+        this.pendingInterrupt = -1;
+        this.halted = false;
+        this.replayCursor = 0;
+        this.deliverEvent(vector, -1, false);
+        if (this.stopReason !== STOP_NONE) return this.stopReason;
+      }
+      if (this.halted) return STOP_HLT;
+      if (
+        this.requestInterruptWindow &&
+        !this.interruptShadow &&
+        (this.flags.bits & FLAG_IF) !== 0 &&
+        this.pendingInterrupt < 0
+      ) {
+        return STOP_IRQ_WINDOW;
+      }
+      this.interruptShadow = false;
+      this.step();
+      if (this.stopReason !== STOP_NONE) {
+        if (this.readPending) {
+          // Writes of completed REP iterations precede the read that stopped the next one.
+          if (this.queuedWriteCount > 0) return this.deliverQueuedWrite();
+          return this.reportRead();
+        }
+        return this.stopReason;
+      }
+      if (this.queuedWriteCount > 0) return this.deliverQueuedWrite();
+    }
+    return STOP_BUDGET;
+  }
+
+  private reportRead(): number {
+    this.readReported = true;
+    const access = this.pendingAccess;
+    const read = this.readRequest;
+    access.kind = read.kind;
+    access.address = read.address;
+    access.size = read.size;
+    access.write = false;
+    access.value = 0;
+    return read.kind === ACCESS_IO ? STOP_IO : STOP_MMIO;
+  }
+
+  /** Decodes and executes one instruction; faults are delivered, host stops recorded. */
+  private step(): void {
+    this.instructionStart = this.eip;
+    this.replayCursor = 0;
+    try {
+      const status = decode(this.insn, this, this.code32);
+      if (status !== DECODE_OK) this.raise(status, status === EXC_GP ? 0 : -1);
+      this.eip = (this.eip + this.insn.length) & this.ipMask;
+      execute(this, this.insn);
+      this.instructionCount++;
+      this.replayedReadCount = 0;
+      this.committedWriteCount = this.queuedWriteCount;
+    } catch (e) {
+      if (e !== ABORT) throw e;
+      this.eip = this.instructionStart;
+      this.queuedWriteCount = this.committedWriteCount;
+      if (this.exceptionVector >= 0) {
+        const vector = this.exceptionVector;
+        const errorCode = this.exceptionErrorCode;
+        this.exceptionVector = -1;
+        this.replayedReadCount = 0;
+        this.deliverEvent(vector, errorCode, true);
+      }
+    }
+  }
+
+  private deliverQueuedWrite(): number {
+    const write = this.queuedWrites[this.deliveredWriteCount++];
+    const access = this.pendingAccess;
+    access.kind = write.kind;
+    access.address = write.address;
+    access.size = write.size;
+    access.write = true;
+    access.value = write.value;
+    if (this.deliveredWriteCount === this.queuedWriteCount) {
+      this.queuedWriteCount = this.committedWriteCount = this.deliveredWriteCount = 0;
+    }
+    return write.kind === ACCESS_IO ? STOP_IO : STOP_MMIO;
+  }
+
+  /** The host's answer to the read in pendingAccess; the instruction re-runs and consumes it. */
+  completeRead(value: number): void {
+    if (!this.readPending) return;
+    this.readPending = false;
+    this.replayedReads[this.replayedReadCount++] = value;
+  }
+
+  /** Marks the end of a REP iteration: completed iterations are never replayed. */
+  checkpoint(): void {
+    this.replayedReadCount = 0;
+    this.replayCursor = 0;
+    this.committedWriteCount = this.queuedWriteCount;
+  }
+
+  /** Injects an external interrupt (KVM_INTERRUPT); it is taken when IF and the shadow allow. */
+  injectInterrupt(vector: number): void {
+    this.pendingInterrupt = vector & 0xff;
+  }
+
+  get canInjectInterrupt(): boolean {
+    return this.pendingInterrupt < 0 && !this.interruptShadow && (this.flags.bits & FLAG_IF) !== 0;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Exceptions and interrupts.
+
+  /** Raises exception `vector` (errorCode -1: none) and abandons the current instruction. */
+  raise(vector: number, errorCode = -1): never {
+    this.exceptionVector = vector;
+    this.exceptionErrorCode = errorCode;
+    throw ABORT;
+  }
+
+  /** Stops with an internal error: something the interpreter does not emulate. */
+  fail(message: string): never {
+    this.internalError = message;
+    this.stopReason = STOP_INTERNAL_ERROR;
+    throw ABORT;
+  }
+
+  /**
+   * Delivers an interrupt or exception. A fault while delivering is handled as x86 does: two
+   * contributory faults, or a page fault followed by a contributory fault or page fault, make a
+   * double fault (#DF); a fault while delivering #DF is a triple fault, which shuts the CPU down.
+   */
+  private deliverEvent(vector: number, errorCode: number, isException: boolean): void {
+    for (;;) {
+      try {
+        this.deliverInterrupt(vector, errorCode);
+        return;
+      } catch (e) {
+        if (e !== ABORT) throw e;
+        if (this.stopReason !== STOP_NONE) return;
+        const second = this.exceptionVector;
+        const secondErrorCode = this.exceptionErrorCode;
+        this.exceptionVector = -1;
+        if (isException && vector === EXC_DF) {
+          this.stopReason = STOP_SHUTDOWN;
+          return;
+        }
+        const firstClass = isException ? exceptionClass(vector) : BENIGN;
+        const secondClass = exceptionClass(second);
+        if (
+          (firstClass === CONTRIBUTORY && secondClass === CONTRIBUTORY) ||
+          (firstClass === PAGE_FAULT && secondClass !== BENIGN)
+        ) {
+          vector = EXC_DF;
+          errorCode = 0;
+        } else {
+          vector = second;
+          errorCode = secondErrorCode;
+        }
+        isException = true;
+      }
+    }
+  }
+
+  /** Enters the handler for `vector` (real mode: through the IVT). EIP is the return address. */
+  deliverInterrupt(vector: number, _errorCode: number): void {
+    if ((this.cr0 & CR0_PE) !== 0) this.fail("protected-mode interrupt delivery is not implemented yet");
+    const entry = vector * 4;
+    if (entry + 3 > this.idtLimit) this.raise(EXC_GP, vector * 8 + 2);
+    const offset = this.readLinear16((this.idtBase + entry) | 0);
+    const selector = this.readLinear16((this.idtBase + entry + 2) | 0);
+    const flags = this.flags.get();
+    this.push16Triple(flags, this.segSelector[CS], this.eip);
+    this.flags.bits &= ~(FLAG_IF | FLAG_TF | FLAG_AC | FLAG_RF);
+    this.loadRealModeSegment(CS, selector);
+    this.eip = offset;
+  }
+
+  /** Pushes three words (FLAGS, CS, IP) atomically: SP changes only if all three writes succeed. */
+  private push16Triple(a: number, b: number, c: number): void {
+    const sp = this.stack32 ? this.regs[4] : this.regs16[8];
+    const mask = this.stack32 ? -1 : 0xffff;
+    this.write16(SS, (sp - 2) & mask, a);
+    this.write16(SS, (sp - 4) & mask, b);
+    this.write16(SS, (sp - 6) & mask, c);
+    this.setStackPointer((sp - 6) & mask);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Registers.
+
+  /** Reads general register r at `size` (8-bit numbering: AL CL DL BL AH CH DH BH). */
+  getReg(size: number, r: number): number {
+    if (size === SIZE32) return this.regs[r];
+    if (size === SIZE16) return this.regs16[r << 1];
+    return this.regs8[((r & 3) << 2) | (r >> 2)];
+  }
+
+  setReg(size: number, r: number, value: number): void {
+    if (size === SIZE32) this.regs[r] = value;
+    else if (size === SIZE16) this.regs16[r << 1] = value;
+    else this.regs8[((r & 3) << 2) | (r >> 2)] = value;
+  }
+
+  /** SP or ESP, by the stack segment's size. */
+  getStackPointer(): number {
+    return this.stack32 ? this.regs[4] : this.regs16[8];
+  }
+
+  setStackPointer(value: number): void {
+    if (this.stack32) this.regs[4] = value;
+    else this.regs16[8] = value;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Operands.
+
+  /** The effective address (offset within the segment) of the current instruction's memory operand. */
+  effectiveAddress(insn: Instruction): number {
+    let address = insn.displacement;
+    if (insn.base !== NO_REG) address += this.regs[insn.base];
+    if (insn.index !== NO_REG) address += this.regs[insn.index] << insn.scale;
+    return insn.addressSize === SIZE32 ? address | 0 : address & 0xffff;
+  }
+
+  readModrm(insn: Instruction, size: number): number {
+    if (insn.mod === 3) return this.getReg(size, insn.rm);
+    return this.read(size, insn.segment, this.effectiveAddress(insn));
+  }
+
+  writeModrm(insn: Instruction, size: number, value: number): void {
+    if (insn.mod === 3) this.setReg(size, insn.rm, value);
+    else this.write(size, insn.segment, this.effectiveAddress(insn), value);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Segmented memory access: offset -> linear, with limit checks.
+
+  read(size: number, segment: number, offset: number): number {
+    if (size === SIZE8) return this.read8(segment, offset);
+    if (size === SIZE16) return this.read16(segment, offset);
+    return this.read32(segment, offset);
+  }
+
+  write(size: number, segment: number, offset: number, value: number): void {
+    if (size === SIZE8) this.write8(segment, offset, value);
+    else if (size === SIZE16) this.write16(segment, offset, value);
+    else this.write32(segment, offset, value);
+  }
+
+  read8(segment: number, offset: number): number {
+    return this.readLinear8(this.linear(segment, offset, 1));
+  }
+
+  read16(segment: number, offset: number): number {
+    if ((offset & 0xffff) === 0xffff && this.model.wrapSegmentOffsets) {
+      return this.read8(segment, offset) | (this.read8(segment, (offset + 1) & 0xffff) << 8);
+    }
+    return this.readLinear16(this.linear(segment, offset, 2));
+  }
+
+  read32(segment: number, offset: number): number {
+    return this.readLinear32(this.linear(segment, offset, 4));
+  }
+
+  write8(segment: number, offset: number, value: number): void {
+    this.writeLinear8(this.linear(segment, offset, 1), value);
+  }
+
+  write16(segment: number, offset: number, value: number): void {
+    if ((offset & 0xffff) === 0xffff && this.model.wrapSegmentOffsets) {
+      // Check both bytes are writable before writing either, so a fault leaves memory unchanged.
+      this.linear(segment, offset, 1);
+      this.write8(segment, offset, value);
+      this.write8(segment, (offset + 1) & 0xffff, value >> 8);
+      return;
+    }
+    this.writeLinear16(this.linear(segment, offset, 2), value);
+  }
+
+  write32(segment: number, offset: number, value: number): void {
+    this.writeLinear32(this.linear(segment, offset, 4), value);
+  }
+
+  /** Segment base + offset, after the limit check (#SS for the stack segment, #GP otherwise). */
+  linear(segment: number, offset: number, size: number): number {
+    const last = (offset >>> 0) + size - 1;
+    if (last > this.segLimit[segment] >>> 0) {
+      if (this.model.wrapSegmentOffsets) return (this.segBase[segment] + (offset & 0xffff)) | 0;
+      this.raise(segment === SS ? EXC_SS : EXC_GP, 0);
+    }
+    return (this.segBase[segment] + offset) | 0;
+  }
+
+  /** Instruction fetch: byte `index` of the current instruction (CodeSource). */
+  codeByte(index: number): number {
+    if (index >= 15 && !this.model.unlimitedInstructionLength) this.raise(EXC_GP, 0);
+    const offset = (this.instructionStart + index) & this.ipMask;
+    if (offset >>> 0 > this.segLimit[CS] >>> 0) this.raise(EXC_GP, 0);
+    const linear = (this.segBase[CS] + offset) | 0;
+    const page = linear >>> 12;
+    const e = page & TLB_MASK;
+    if (this.tlbReadTag[e] === page) return this.tlbBytes[e][this.tlbOffset[e] + (linear & 0xfff)];
+    if (!this.fillTlb(linear, false)) {
+      this.fail(`instruction fetch from non-RAM physical address 0x${(linear >>> 0).toString(16)}`);
+    }
+    return this.tlbBytes[e][this.tlbOffset[e] + (linear & 0xfff)];
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Linear memory: the page cache, with MMIO for addresses that are not RAM.
+
+  readLinear8(linear: number): number {
+    const page = linear >>> 12;
+    const e = page & TLB_MASK;
+    if (this.tlbReadTag[e] === page) return this.tlbBytes[e][this.tlbOffset[e] + (linear & 0xfff)];
+    if (this.fillTlb(linear, false)) return this.tlbBytes[e][this.tlbOffset[e] + (linear & 0xfff)];
+    return this.hostRead(ACCESS_MMIO, this.physical(linear), 1);
+  }
+
+  readLinear16(linear: number): number {
+    if ((linear & 0xfff) === 0xfff) return this.readLinear8(linear) | (this.readLinear8(linear + 1) << 8);
+    const page = linear >>> 12;
+    const e = page & TLB_MASK;
+    if (this.tlbReadTag[e] === page || this.fillTlb(linear, false)) {
+      const b = this.tlbBytes[e];
+      const i = this.tlbOffset[e] + (linear & 0xfff);
+      return b[i] | (b[i + 1] << 8);
+    }
+    return this.hostRead(ACCESS_MMIO, this.physical(linear), 2);
+  }
+
+  readLinear32(linear: number): number {
+    if ((linear & 0xfff) > 0xffc) return this.readLinear16(linear) | (this.readLinear16(linear + 2) << 16);
+    const page = linear >>> 12;
+    const e = page & TLB_MASK;
+    if (this.tlbReadTag[e] === page || this.fillTlb(linear, false)) {
+      const b = this.tlbBytes[e];
+      const i = this.tlbOffset[e] + (linear & 0xfff);
+      return b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24);
+    }
+    return this.hostRead(ACCESS_MMIO, this.physical(linear), 4);
+  }
+
+  writeLinear8(linear: number, value: number): void {
+    const page = linear >>> 12;
+    const e = page & TLB_MASK;
+    if (this.tlbWriteTag[e] === page || this.fillTlb(linear, true)) {
+      this.tlbBytes[e][this.tlbOffset[e] + (linear & 0xfff)] = value;
+      return;
+    }
+    this.hostWrite(ACCESS_MMIO, this.physical(linear), 1, value & 0xff);
+  }
+
+  writeLinear16(linear: number, value: number): void {
+    if ((linear & 0xfff) === 0xfff) {
+      this.writeCrossPage(linear, 2, value);
+      return;
+    }
+    const page = linear >>> 12;
+    const e = page & TLB_MASK;
+    if (this.tlbWriteTag[e] === page || this.fillTlb(linear, true)) {
+      const b = this.tlbBytes[e];
+      const i = this.tlbOffset[e] + (linear & 0xfff);
+      b[i] = value;
+      b[i + 1] = value >> 8;
+      return;
+    }
+    this.hostWrite(ACCESS_MMIO, this.physical(linear), 2, value & 0xffff);
+  }
+
+  writeLinear32(linear: number, value: number): void {
+    if ((linear & 0xfff) > 0xffc) {
+      this.writeCrossPage(linear, 4, value);
+      return;
+    }
+    const page = linear >>> 12;
+    const e = page & TLB_MASK;
+    if (this.tlbWriteTag[e] === page || this.fillTlb(linear, true)) {
+      const b = this.tlbBytes[e];
+      const i = this.tlbOffset[e] + (linear & 0xfff);
+      b[i] = value;
+      b[i + 1] = value >> 8;
+      b[i + 2] = value >> 16;
+      b[i + 3] = value >> 24;
+      return;
+    }
+    this.hostWrite(ACCESS_MMIO, this.physical(linear), 4, value);
+  }
+
+  /** A write that spans two pages: both pages are translated before either is written. */
+  private writeCrossPage(linear: number, size: number, value: number): void {
+    // Translating first means a fault on the second page leaves the first unchanged (paging, later).
+    this.physical(linear);
+    this.physical(linear + size - 1);
+    for (let i = 0; i < size; i++) this.writeLinear8(linear + i, value >> (8 * i));
+  }
+
+  /** Linear -> physical. Paging arrives with @tsvmm/mmu; until then linear is physical (A20 applied). */
+  physical(linear: number): number {
+    return ((linear & this.a20Mask & this.addressMask) >>> 0) as number;
+  }
+
+  /** Caches the host bytes of the page holding `linear`; false when that page is not (writable) RAM. */
+  private fillTlb(linear: number, forWrite: boolean): boolean {
+    const physicalPage = this.physical(linear & ~0xfff);
+    const slot = this.physicalMemory.findSlot(physicalPage);
+    if (slot === undefined || (forWrite && slot.readOnly)) return false;
+    // With A20 masked or narrow address buses, the physical page may differ from the linear one.
+    const page = linear >>> 12;
+    const e = page & TLB_MASK;
+    this.tlbBytes[e] = slot.bytes;
+    this.tlbOffset[e] = physicalPage - slot.guestPhysAddr;
+    this.tlbReadTag[e] = page;
+    this.tlbWriteTag[e] = slot.readOnly ? -1 : page;
+    return true;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Host accesses: port I/O and MMIO.
+
+  ioRead(port: number, size: number): number {
+    return this.hostRead(ACCESS_IO, port & 0xffff, size);
+  }
+
+  ioWrite(port: number, size: number, value: number): void {
+    this.hostWrite(
+      ACCESS_IO,
+      port & 0xffff,
+      size,
+      size === 1 ? value & 0xff : size === 2 ? value & 0xffff : value,
+    );
+  }
+
+  private hostRead(kind: number, address: number, size: number): number {
+    if (this.replayCursor < this.replayedReadCount) return this.replayedReads[this.replayCursor++];
+    if (this.replayedReadCount >= MAX_REPLAYED_READS) this.fail("too many host reads in one instruction");
+    const read = this.readRequest;
+    read.kind = kind;
+    read.address = address;
+    read.size = size;
+    this.readPending = true;
+    this.readReported = false;
+    this.stopReason = kind === ACCESS_IO ? STOP_IO : STOP_MMIO;
+    throw ABORT;
+  }
+
+  private hostWrite(kind: number, address: number, size: number, value: number): void {
+    if (this.queuedWriteCount >= MAX_QUEUED_WRITES) {
+      // Only a REP string instruction gets here: stop at the iteration boundary and resume later.
+      this.stopReason = STOP_BUDGET;
+      throw ABORT;
+    }
+    const write = this.queuedWrites[this.queuedWriteCount++];
+    write.kind = kind;
+    write.address = address;
+    write.size = size;
+    write.value = value;
+  }
+
+  /** Raises #UD: used by instructions that decode but are not valid here. */
+  undefinedOpcode(): never {
+    this.raise(EXC_UD);
+  }
+}
+
+const BENIGN = 0;
+const CONTRIBUTORY = 1;
+const PAGE_FAULT = 2;
+
+function exceptionClass(vector: number): number {
+  if (vector === 14) return PAGE_FAULT;
+  if (vector === 0 || (vector >= 10 && vector <= 13)) return CONTRIBUTORY;
+  return BENIGN;
+}

@@ -1,0 +1,107 @@
+import { ALU_CMP, alu } from "./alu.js";
+import type { Cpu } from "./cpu.js";
+import type { Instruction } from "./decoder.js";
+import { SIZE32 } from "./flags.js";
+import { ECX, EDI, ES, ESI, FLAG_DF } from "./registers.js";
+
+export const STRING_MOVS = 0;
+export const STRING_CMPS = 1;
+export const STRING_STOS = 2;
+export const STRING_LODS = 3;
+export const STRING_SCAS = 4;
+export const STRING_INS = 5;
+export const STRING_OUTS = 6;
+
+/**
+ * REP-prefixed string instructions yield after this many iterations, with EIP left on the instruction
+ * and the registers showing the progress: interrupts are taken between iterations, as on hardware.
+ */
+const ITERATIONS_PER_STEP = 4096;
+
+/**
+ * MOVS/CMPS/STOS/LODS/SCAS/INS/OUTS at `size`, with or without REP/REPE/REPNE. The source segment is
+ * DS (overridable), the destination is always ES. Each iteration commits SI/DI/CX before the next
+ * one starts, so a fault or a host stop in iteration n resumes at iteration n.
+ */
+export function stringInstruction(cpu: Cpu, insn: Instruction, kind: number, size: number): void {
+  const bytes = 1 << size;
+  const step = (cpu.flags.bits & FLAG_DF) !== 0 ? -bytes : bytes;
+  const address32 = insn.addressSize === SIZE32;
+  const addressMask = address32 ? -1 : 0xffff;
+  const regs = cpu.regs;
+  if (insn.rep === 0) {
+    iteration(cpu, insn, kind, size, step, addressMask);
+    return;
+  }
+  const conditional = kind === STRING_CMPS || kind === STRING_SCAS;
+  const untilEqual = insn.rep === 0xf2; // REPNE stops on ZF=1, REPE on ZF=0
+  for (let n = 0; ; n++) {
+    const count = address32 ? regs[ECX] : regs[ECX] & 0xffff;
+    if (count === 0) return;
+    if (n === ITERATIONS_PER_STEP) {
+      cpu.eip = cpu.instructionStart;
+      return;
+    }
+    iteration(cpu, insn, kind, size, step, addressMask);
+    if (address32) regs[ECX] = count - 1;
+    else cpu.regs16[ECX << 1] = count - 1;
+    cpu.checkpoint();
+    if (conditional && cpu.flags.zf() === untilEqual) return;
+  }
+}
+
+function iteration(
+  cpu: Cpu,
+  insn: Instruction,
+  kind: number,
+  size: number,
+  step: number,
+  mask: number,
+): void {
+  const regs = cpu.regs;
+  const si = regs[ESI] & mask;
+  const di = regs[EDI] & mask;
+  switch (kind) {
+    case STRING_MOVS:
+      cpu.write(size, ES, di, cpu.read(size, insn.segment, si));
+      advance(cpu, ESI, si, step, mask);
+      advance(cpu, EDI, di, step, mask);
+      return;
+    case STRING_CMPS: {
+      const a = cpu.read(size, insn.segment, si);
+      const b = cpu.read(size, ES, di);
+      alu(cpu.flags, ALU_CMP, size, a, b);
+      advance(cpu, ESI, si, step, mask);
+      advance(cpu, EDI, di, step, mask);
+      return;
+    }
+    case STRING_STOS:
+      cpu.write(size, ES, di, cpu.getReg(size, 0));
+      advance(cpu, EDI, di, step, mask);
+      return;
+    case STRING_LODS:
+      cpu.setReg(size, 0, cpu.read(size, insn.segment, si));
+      advance(cpu, ESI, si, step, mask);
+      return;
+    case STRING_SCAS:
+      alu(cpu.flags, ALU_CMP, size, cpu.getReg(size, 0), cpu.read(size, ES, di));
+      advance(cpu, EDI, di, step, mask);
+      return;
+    case STRING_INS: {
+      // The destination is checked before the port is read, as on hardware.
+      cpu.linear(ES, di, 1 << size);
+      cpu.write(size, ES, di, cpu.ioRead(cpu.regs16[4], 1 << size));
+      advance(cpu, EDI, di, step, mask);
+      return;
+    }
+    default:
+      cpu.ioWrite(cpu.regs16[4], 1 << size, cpu.read(size, insn.segment, si));
+      advance(cpu, ESI, si, step, mask);
+      return;
+  }
+}
+
+function advance(cpu: Cpu, reg: number, value: number, step: number, mask: number): void {
+  if (mask === -1) cpu.regs[reg] = (value + step) | 0;
+  else cpu.regs16[reg << 1] = value + step;
+}
