@@ -1,0 +1,6 @@
+export {
+  DEFAULT_TIMESLICE,
+  type RoundRobinOptions,
+  RoundRobinScheduler,
+  type Scheduler,
+} from "./scheduler.js";
