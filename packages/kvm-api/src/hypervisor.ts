@@ -1,0 +1,80 @@
+import { CPU_MODEL_P6, Cpu, type CpuModel } from "@tsvmm/cpu-x86";
+import { type GuestMemory, type MemoryRegion, PhysicalMemory } from "@tsvmm/ept";
+import { RoundRobinScheduler, type Scheduler } from "@tsvmm/scheduler";
+import { Vcpu, type VcpuHost } from "./vcpu.js";
+
+/** KVM_GET_API_VERSION has returned 12 since Linux 2.6.22. */
+export const KVM_API_VERSION = 12;
+
+export interface VmOptions {
+  /** Which vCPU runs next and for how long. Defaults to round robin. */
+  scheduler?: Scheduler<Vcpu>;
+  /** The CPU model every vCPU presents (CPUID and behaviour). Defaults to a P6-family CPU. */
+  cpuModel?: CpuModel;
+}
+
+/** The hypervisor (the open /dev/kvm): creates VMs. */
+export interface Hypervisor {
+  readonly apiVersion: number;
+  /** Which backend runs guest code: "software" interprets it. */
+  readonly backend: string;
+  createVm(options?: VmOptions): Vm;
+}
+
+/** Opens the software hypervisor: guest code runs in the cpu-x86 interpreter. Works in any JS host. */
+export function openHypervisor(): Hypervisor {
+  return { apiVersion: KVM_API_VERSION, backend: "software", createVm: (options) => new Vm(options) };
+}
+
+/** The most vCPUs a VM may have (KVM_CAP_MAX_VCPUS on a small host). */
+export const MAX_VCPUS = 64;
+
+/** A virtual machine (the fd KVM_CREATE_VM returns): guest memory and vCPUs. */
+export class Vm implements VcpuHost {
+  private readonly physicalMemory = new PhysicalMemory();
+  private readonly vcpus: Vcpu[] = [];
+  private readonly scheduler: Scheduler<Vcpu>;
+  private readonly cpuModel: CpuModel;
+
+  constructor(options: VmOptions = {}) {
+    this.scheduler = options.scheduler ?? new RoundRobinScheduler<Vcpu>();
+    this.cpuModel = options.cpuModel ?? CPU_MODEL_P6;
+  }
+
+  /** KVM_SET_USER_MEMORY_REGION: adds, moves, resizes or (memorySize 0) deletes a memory slot. */
+  setUserMemoryRegion(region: MemoryRegion): void {
+    this.physicalMemory.setUserMemoryRegion(region);
+  }
+
+  /** Guest RAM as devices see it (userspace's view of the memory it mapped into the VM). */
+  get memory(): GuestMemory {
+    return this.physicalMemory;
+  }
+
+  /** KVM_CREATE_VCPU. */
+  createVcpu(id: number): Vcpu {
+    if (!Number.isInteger(id) || id < 0 || id >= MAX_VCPUS) throw new RangeError(`bad vCPU id ${id}`);
+    if (this.vcpus.some((v) => v.id === id)) throw new Error(`vCPU ${id} already exists`);
+    const vcpu = new Vcpu(id, new Cpu(this.physicalMemory, { model: this.cpuModel }), this);
+    this.vcpus.push(vcpu);
+    this.scheduler.add(vcpu);
+    return vcpu;
+  }
+
+  listVcpus(): readonly Vcpu[] {
+    return this.vcpus;
+  }
+
+  /** The vCPU to run next, or undefined when every vCPU is halted. */
+  nextVcpu(): Vcpu | undefined {
+    return this.scheduler.next();
+  }
+
+  timeslice(vcpu: Vcpu): number {
+    return this.scheduler.timeslice(vcpu);
+  }
+
+  setRunnable(vcpu: Vcpu, runnable: boolean): void {
+    this.scheduler.setRunnable(vcpu, runnable);
+  }
+}
