@@ -130,13 +130,15 @@ export function shift(f: Flags, op: number, size: number, value: number, count: 
     case SHIFT_RCR: {
       const n = count % (bits + 1);
       cf = f.cf();
-      of = ((v & sign) !== 0 ? 1 : 0) ^ cf;
       result = v;
       for (let i = 0; i < n; i++) {
         const out = result & 1;
         result = ((result >>> 1) | (cf !== 0 ? sign : 0)) & mask;
         cf = out;
       }
+      // OF is the XOR of the two top bits of the result: the SDM's rule for a count of 1, and what
+      // the 80286 also gives for larger counts (undefined there by the SDM).
+      of = ((result & sign) !== 0 ? 1 : 0) ^ ((result & (sign >>> 1)) !== 0 ? 1 : 0);
       f.setArith(FLAG_CF | FLAG_OF, cf | (of ? FLAG_OF : 0));
       return result;
     }

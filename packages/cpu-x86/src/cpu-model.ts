@@ -25,7 +25,8 @@ export const FEATURE_SSE2 = 1 << 26;
 /**
  * What CPU the interpreter presents: CPUID identity and features, plus the named behaviours in which
  * older CPUs differ from the P6 family. The default is a P6-class CPU; the 8086/80286 presets exist so
- * hardware-captured tests of those chips can run against the same core.
+ * hardware-captured tests of those chips run against the same core. Every difference is one named
+ * option, so a preset says exactly how its chip differs.
  */
 export interface CpuModel {
   readonly name: string;
@@ -39,7 +40,7 @@ export interface CpuModel {
   readonly featuresEcx: number;
   /** The processor brand string (CPUID 0x80000002-4), at most 48 characters. */
   readonly brand: string;
-  /** Physical address width in bits: 20 on the 8086, 24 on the 80286, 32 or 36 later. */
+  /** Physical address width in bits: 20 on the 8086 (wraps at 1 MiB), 24 on the 80286, 32 or 36 later. */
   readonly physicalAddressBits: number;
   /** Shift and rotate counts are masked to 5 bits (80186 and later); the 8086 uses the full count. */
   readonly maskShiftCount: boolean;
@@ -47,11 +48,69 @@ export interface CpuModel {
   readonly pushSpAfterDecrement: boolean;
   /** Offsets past the segment limit wrap inside the segment (8086) instead of raising #GP/#SS. */
   readonly wrapSegmentOffsets: boolean;
-  /** Instructions may be longer than 15 bytes (8086): no #GP for long prefix chains. */
-  readonly unlimitedInstructionLength: boolean;
+  /** Real-mode accesses past the limit of SS raise #GP like other segments (80286), not #SS. */
+  readonly segmentOverrunIsGp: boolean;
+  /**
+   * A string instruction's access past the segment limit raises #GP only after the iteration has
+   * advanced the pointer(s) and, under REP, decremented the count (80286 microcode).
+   */
+  readonly stringOverrunAfterUpdate: boolean;
+  /**
+   * The longest instruction, prefixes included; fetching past it raises #GP. 0 means no limit (the
+   * 8086 accepts any number of prefixes). 10 on the 80286, 15 from the 80386 on.
+   */
+  readonly maxInstructionLength: number;
+  /** FLAGS bits that always read as 1 besides bit 1: bits 12-15 on the 8086/80186. */
+  readonly flagsFixedOne: number;
+  /**
+   * FLAGS bits that POPF and IRET can change in real mode: the low 12 defined bits on the 8086 and
+   * 80286 (the 80286 cannot hold IOPL/NT in real mode), plus IOPL, NT, AC and ID from the P6 on.
+   */
+  readonly realModeWritableFlags: number;
+  /** Undefined encodings raise #UD (80186 and later). On the 8086 every encoding does something. */
+  readonly invalidOpcodeException: boolean;
+  /** LOCK on an instruction that cannot be locked raises #UD (80386 and later; earlier CPUs ignore it). */
+  readonly invalidLockException: boolean;
+  /**
+   * Segment registers that exist: 4 (ES CS SS DS) before the 80386; 6 with FS and GS, which come
+   * with the 64-67 prefixes (FS, GS, operand size, address size).
+   */
+  readonly segmentRegisterCount: number;
+  /** 0x60-0x6F are aliases of the Jcc rel8 opcodes 0x70-0x7F (8086; PUSHA, BOUND, IMUL... later). */
+  readonly jccAliases60To6F: boolean;
+  /** C0/C1 alias RET imm16/RET and C8/C9 alias RETF imm16/RETF (8086; shifts, ENTER, LEAVE later). */
+  readonly returnAliasesC0C1C8C9: boolean;
+  /** 0x0F is POP CS (8086) rather than the two-byte opcode escape. */
+  readonly popCsOpcode0F: boolean;
+  /** F1 is an alias of the LOCK prefix (8086) rather than INT1 (ICEBP). */
+  readonly lockPrefixAliasF1: boolean;
+  /** D6 is SALC (AL = CF ? FF : 00), undocumented but present on every CPU of this family. */
+  readonly salcOpcodeD6: boolean;
+  /** Group 2 /6 (D0-D3 /6) is SETMO/SETMOC (8086: all ones) rather than an alias of SHL. */
+  readonly setmoGroup2Reg6: boolean;
+  /** The divide error is a trap that pushes the address of the next instruction (8086). */
+  readonly divideErrorPushesNextIp: boolean;
+  /** IDIV raises #DE for the most negative quotient (-128, -32768) as well (8086 microcode). */
+  readonly idivRejectsMostNegativeQuotient: boolean;
+  /** A REP/REPNE prefix on MUL/IMUL/IDIV negates the result (8086 microcode quirk). */
+  readonly repPrefixNegatesMulDiv: boolean;
+  /**
+   * DAA/DAS as the 8086 does them: the original AL is compared with 0x9F rather than 0x99 when AF is
+   * set, and the low-digit adjustment's carry/borrow does not reach CF.
+   */
+  readonly decimalAdjust8086: boolean;
+  /** AAA/AAS adjust AL by 6 on its own and then AH by 1 (8086), instead of AX by 0x106/-6. */
+  readonly asciiAdjust8086: boolean;
+  /** An x87 coprocessor is attached; without one, ESC (D8-DF) only computes its address (a NOP). */
+  readonly coprocessorPresent: boolean;
 }
 
 export const P6_FEATURES_IMPLEMENTED = FEATURE_TSC | FEATURE_CX8 | FEATURE_CMOV;
+
+/** FLAGS bits POPF may change in real mode on the P6: all but VM, VIP, VIF, RF and the reserved bits. */
+const P6_REAL_MODE_WRITABLE_FLAGS = 0x0024_7fd5;
+/** CF PF AF ZF SF TF IF DF OF: the 8086 and 80286 real-mode writable bits. */
+const LOW_TWELVE_WRITABLE_FLAGS = 0x0fd5;
 
 /** A P6-family CPU (family 6): the default model. */
 export const CPU_MODEL_P6: CpuModel = {
@@ -67,7 +126,78 @@ export const CPU_MODEL_P6: CpuModel = {
   maskShiftCount: true,
   pushSpAfterDecrement: false,
   wrapSegmentOffsets: false,
-  unlimitedInstructionLength: false,
+  segmentOverrunIsGp: false,
+  stringOverrunAfterUpdate: false,
+  maxInstructionLength: 15,
+  flagsFixedOne: 0,
+  realModeWritableFlags: P6_REAL_MODE_WRITABLE_FLAGS,
+  invalidOpcodeException: true,
+  invalidLockException: true,
+  segmentRegisterCount: 6,
+  jccAliases60To6F: false,
+  returnAliasesC0C1C8C9: false,
+  popCsOpcode0F: false,
+  lockPrefixAliasF1: false,
+  salcOpcodeD6: true,
+  setmoGroup2Reg6: false,
+  divideErrorPushesNextIp: false,
+  idivRejectsMostNegativeQuotient: false,
+  repPrefixNegatesMulDiv: false,
+  decimalAdjust8086: false,
+  asciiAdjust8086: false,
+  coprocessorPresent: true,
+};
+
+/**
+ * The Intel 8086 (as captured from a P80C86A-2): 20 address lines, no exceptions but the divide
+ * error, the original opcode map with its aliases, and no 8087.
+ */
+export const CPU_MODEL_8086: CpuModel = {
+  ...CPU_MODEL_P6,
+  name: "8086",
+  family: 0,
+  model: 0,
+  stepping: 0,
+  featuresEdx: 0,
+  physicalAddressBits: 20,
+  maskShiftCount: false,
+  pushSpAfterDecrement: true,
+  wrapSegmentOffsets: true,
+  maxInstructionLength: 0,
+  flagsFixedOne: 0xf000,
+  realModeWritableFlags: LOW_TWELVE_WRITABLE_FLAGS,
+  invalidOpcodeException: false,
+  invalidLockException: false,
+  segmentRegisterCount: 4,
+  jccAliases60To6F: true,
+  returnAliasesC0C1C8C9: true,
+  popCsOpcode0F: true,
+  lockPrefixAliasF1: true,
+  setmoGroup2Reg6: true,
+  divideErrorPushesNextIp: true,
+  idivRejectsMostNegativeQuotient: true,
+  repPrefixNegatesMulDiv: true,
+  decimalAdjust8086: true,
+  asciiAdjust8086: true,
+  coprocessorPresent: false,
+};
+
+/** The Intel 80286 in real mode (as captured from a Harris N80C286-12): 24 address lines, no 80287. */
+export const CPU_MODEL_80286: CpuModel = {
+  ...CPU_MODEL_P6,
+  name: "80286",
+  family: 2,
+  model: 0,
+  stepping: 0,
+  featuresEdx: 0,
+  physicalAddressBits: 24,
+  maxInstructionLength: 10,
+  segmentOverrunIsGp: true,
+  stringOverrunAfterUpdate: true,
+  realModeWritableFlags: LOW_TWELVE_WRITABLE_FLAGS,
+  invalidLockException: false,
+  segmentRegisterCount: 4,
+  coprocessorPresent: false,
 };
 
 /** CPUID.1:EAX, the processor signature (also EDX at reset). */

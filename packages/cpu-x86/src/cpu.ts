@@ -1,5 +1,6 @@
 import type { PhysicalMemory } from "@tsvmm/ept";
 import { CPU_MODEL_P6, type CpuModel, processorSignature } from "./cpu-model.js";
+import { type DecodeProfile, decodeProfileFor } from "./decode-profile.js";
 import { type CodeSource, DECODE_OK, decode, Instruction, NO_REG } from "./decoder.js";
 import { execute } from "./execute.js";
 import { Flags, SIZE8, SIZE16, SIZE32 } from "./flags.js";
@@ -125,6 +126,7 @@ export class Cpu implements CodeSource {
   internalError = "";
 
   private readonly physicalMemory: PhysicalMemory;
+  private readonly decodeProfile: DecodeProfile;
   private readonly addressMask: number;
   private a20Mask = -1;
 
@@ -155,6 +157,8 @@ export class Cpu implements CodeSource {
   constructor(memory: PhysicalMemory, options: CpuOptions = {}) {
     this.physicalMemory = memory;
     this.model = options.model ?? CPU_MODEL_P6;
+    this.decodeProfile = decodeProfileFor(this.model);
+    this.flags.fixedOne = this.model.flagsFixedOne;
     this.addressMask = this.model.physicalAddressBits >= 32 ? -1 : (1 << this.model.physicalAddressBits) - 1;
     for (let i = 0; i < MAX_QUEUED_WRITES; i++) {
       this.queuedWrites.push({ kind: 0, address: 0, size: 0, write: true, value: 0 });
@@ -292,7 +296,7 @@ export class Cpu implements CodeSource {
     this.instructionStart = this.eip;
     this.replayCursor = 0;
     try {
-      const status = decode(this.insn, this, this.code32);
+      const status = decode(this.insn, this, this.code32, this.decodeProfile);
       if (status !== DECODE_OK) this.raise(status, status === EXC_GP ? 0 : -1);
       this.eip = (this.eip + this.insn.length) & this.ipMask;
       execute(this, this.insn);
@@ -529,14 +533,15 @@ export class Cpu implements CodeSource {
     const last = (offset >>> 0) + size - 1;
     if (last > this.segLimit[segment] >>> 0) {
       if (this.model.wrapSegmentOffsets) return (this.segBase[segment] + (offset & 0xffff)) | 0;
-      this.raise(segment === SS ? EXC_SS : EXC_GP, 0);
+      this.raise(segment === SS && !this.model.segmentOverrunIsGp ? EXC_SS : EXC_GP, 0);
     }
     return (this.segBase[segment] + offset) | 0;
   }
 
   /** Instruction fetch: byte `index` of the current instruction (CodeSource). */
   codeByte(index: number): number {
-    if (index >= 15 && !this.model.unlimitedInstructionLength) this.raise(EXC_GP, 0);
+    const maxLength = this.model.maxInstructionLength;
+    if (index >= maxLength && maxLength !== 0) this.raise(EXC_GP, 0);
     const offset = (this.instructionStart + index) & this.ipMask;
     if (offset >>> 0 > this.segLimit[CS] >>> 0) this.raise(EXC_GP, 0);
     const linear = (this.segBase[CS] + offset) | 0;

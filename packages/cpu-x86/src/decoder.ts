@@ -1,3 +1,4 @@
+import { type DecodeProfile, P6_DECODE_PROFILE } from "./decode-profile.js";
 import { SIZE16, SIZE32 } from "./flags.js";
 import {
   HAS_MODRM,
@@ -81,10 +82,17 @@ const BASE16 = [3, 3, 5, 5, 6, 7, 5, 3];
 const INDEX16 = [6, 7, 6, 7, NO_REG, NO_REG, NO_REG, NO_REG];
 
 /**
- * Decodes the instruction at the source into `insn`. `default32` is the code segment's D bit.
+ * Decodes the instruction at the source into `insn`. `default32` is the code segment's D bit;
+ * `profile` holds the CPU model's decoding differences (the 8086 map; default: P6).
  * Returns DECODE_OK, or the vector of the exception the instruction raises (#UD, #GP for >15 bytes).
  */
-export function decode(insn: Instruction, source: CodeSource, default32: boolean): number {
+export function decode(
+  insn: Instruction,
+  source: CodeSource,
+  default32: boolean,
+  profile: DecodeProfile = P6_DECODE_PROFILE,
+): number {
+  const prefixLimit = profile.maxLength === 0 ? Number.POSITIVE_INFINITY : MAX_INSTRUCTION_LENGTH;
   let i = 0;
   let operand32 = default32;
   let address32 = default32;
@@ -94,10 +102,11 @@ export function decode(insn: Instruction, source: CodeSource, default32: boolean
   let byte = source.codeByte(0);
   // Prefixes.
   for (;;) {
+    if ((byte & 0xfc) === 0x64 && !profile.extendedPrefixes) break; // 8086/80286: opcodes
     if (byte === 0x66) operand32 = !default32;
     else if (byte === 0x67) address32 = !default32;
     else if (byte === 0xf2 || byte === 0xf3) rep = byte;
-    else if (byte === 0xf0) lock = true;
+    else if (byte === 0xf0 || (byte === 0xf1 && profile.lockPrefixF1)) lock = true;
     else if (byte === 0x26) segmentOverride = 0;
     else if (byte === 0x2e) segmentOverride = 1;
     else if (byte === 0x36) segmentOverride = 2;
@@ -105,13 +114,13 @@ export function decode(insn: Instruction, source: CodeSource, default32: boolean
     else if (byte === 0x64) segmentOverride = 4;
     else if (byte === 0x65) segmentOverride = 5;
     else break;
-    if (++i >= MAX_INSTRUCTION_LENGTH) return tooLong(insn, i);
+    if (++i >= prefixLimit) return tooLong(insn, i);
     byte = source.codeByte(i);
   }
   insn.prefixCount = i;
-  let opcode = byte;
+  let opcode = profile.opcodeAlias[byte];
   i++;
-  if (opcode === 0x0f) {
+  if (opcode === 0x0f && profile.twoByteEscape) {
     if (i >= MAX_INSTRUCTION_LENGTH) return tooLong(insn, i);
     opcode = 0x100 | source.codeByte(i++);
   }
@@ -200,7 +209,14 @@ export function decode(insn: Instruction, source: CodeSource, default32: boolean
       break;
   }
   insn.length = i;
-  if (i > MAX_INSTRUCTION_LENGTH) return tooLong(insn, i);
+  if (i > prefixLimit) return tooLong(insn, i);
+  if (!profile.invalidOpcodes) return DECODE_OK;
+  if (insn.lock && !profile.invalidLock) {
+    insn.lock = false; // ignored, as before the 80386
+    const status = validate(insn, attributes);
+    insn.lock = true;
+    return status;
+  }
   return validate(insn, attributes);
 }
 

@@ -7,6 +7,7 @@ import {
   mulS32,
   mulU32,
   neg,
+  SHIFT_SAL,
   SIZE_BITS,
   SIZE_MASK,
   shift,
@@ -39,19 +40,14 @@ import {
   EXC_GP,
   EXC_NM,
   EXC_OF,
-  FLAG_AC,
   FLAG_AF,
   FLAG_CF,
   FLAG_DF,
-  FLAG_ID,
   FLAG_IF,
-  FLAG_IOPL,
-  FLAG_NT,
   FLAG_OF,
   FLAG_PF,
   FLAG_RF,
   FLAG_SF,
-  FLAG_TF,
   FLAG_VIF,
   FLAG_VIP,
   FLAG_VM,
@@ -70,22 +66,6 @@ import {
   STRING_STOS,
   stringInstruction,
 } from "./string-ops.js";
-
-/** FLAGS bits POPF may change in real mode (and at CPL 0): everything but VM, VIP, VIF and RF. */
-const POPF_MASK =
-  FLAG_CF |
-  FLAG_PF |
-  FLAG_AF |
-  FLAG_ZF |
-  FLAG_SF |
-  FLAG_TF |
-  FLAG_IF |
-  FLAG_DF |
-  FLAG_OF |
-  FLAG_IOPL |
-  FLAG_NT |
-  FLAG_AC |
-  FLAG_ID;
 
 /** Executes one decoded instruction. EIP already points past it. */
 export function execute(cpu: Cpu, insn: Instruction): void {
@@ -109,21 +89,18 @@ function executeOneByte(cpu: Cpu, insn: Instruction, op: number): void {
         pushSegment(cpu, size, op >> 3);
         return;
       case 0x07:
+      case 0x0f: // POP CS (8086; elsewhere 0x0F is the two-byte escape and never gets here)
       case 0x17:
       case 0x1f:
         popSegment(cpu, size, op >> 3);
         return;
       case 0x27:
-        daa(cpu);
-        return;
       case 0x2f:
-        das(cpu);
+        decimalAdjust(cpu, op === 0x2f);
         return;
       case 0x37:
-        aaa(cpu);
-        return;
       case 0x3f:
-        aas(cpu);
+        asciiAdjust(cpu, op === 0x3f);
         return;
     }
     cpu.undefinedOpcode();
@@ -171,6 +148,12 @@ function executeOneByte(cpu: Cpu, insn: Instruction, op: number): void {
     return;
   }
   if (op >= 0xd8 && op < 0xe0) {
+    // Without a coprocessor, ESC only computes its address: a NOP, except that the 80286 still checks
+    // the operand's first word against the segment limit (an overrun further in would be INT 9).
+    if (!cpu.model.coprocessorPresent) {
+      if (insn.mod !== 3) cpu.linear(insn.segment, cpu.effectiveAddress(insn), 2);
+      return;
+    }
     x87Escape(cpu);
     return;
   }
@@ -243,7 +226,7 @@ function executeOneByte(cpu: Cpu, insn: Instruction, op: number): void {
       return;
     case 0x8c: {
       // MOV Ev, Sreg: a register destination gets the zero-extended selector at 32 bits.
-      const selector = cpu.segSelector[insn.reg];
+      const selector = cpu.segSelector[segmentRegister(cpu, insn.reg)];
       if (insn.mod === 3) cpu.setReg(size, insn.rm, selector);
       else cpu.write16(insn.segment, cpu.effectiveAddress(insn), selector);
       return;
@@ -252,7 +235,7 @@ function executeOneByte(cpu: Cpu, insn: Instruction, op: number): void {
       cpu.setReg(size, insn.reg, cpu.effectiveAddress(insn));
       return;
     case 0x8e:
-      cpu.loadSegment(insn.reg, cpu.readModrm(insn, SIZE16));
+      cpu.loadSegment(segmentRegister(cpu, insn.reg), cpu.readModrm(insn, SIZE16));
       return;
     case 0x8f: {
       // POP Ev: the effective address is computed with the incremented stack pointer.
@@ -288,7 +271,8 @@ function executeOneByte(cpu: Cpu, insn: Instruction, op: number): void {
     }
     case 0x9d: {
       const value = pop(cpu, size);
-      const mask = size === SIZE32 ? POPF_MASK : POPF_MASK & 0xffff;
+      const writable = cpu.model.realModeWritableFlags;
+      const mask = size === SIZE32 ? writable : writable & 0xffff;
       cpu.flags.load((cpu.flags.get() & ~mask) | (value & mask));
       return;
     }
@@ -344,6 +328,11 @@ function executeOneByte(cpu: Cpu, insn: Instruction, op: number): void {
       let count = op < 0xd0 ? insn.immediate & 0xff : op < 0xd2 ? 1 : cpu.regs8[4];
       if (cpu.model.maskShiftCount) count &= 31;
       const value = cpu.readModrm(insn, s);
+      if (insn.reg === SHIFT_SAL && cpu.model.setmoGroup2Reg6) {
+        // SETMO/SETMOC: with a nonzero count the operand becomes all ones, flags as OR with it.
+        if (count !== 0) cpu.writeModrm(insn, s, cpu.flags.set(CC_LOGIC, s, value, -1, -1));
+        return;
+      }
       const result = shift(cpu.flags, insn.reg, s, value, count);
       if (count !== 0) cpu.writeModrm(insn, s, result);
       return;
@@ -394,7 +383,10 @@ function executeOneByte(cpu: Cpu, insn: Instruction, op: number): void {
     case 0xd4: {
       // AAM: #DE on a zero base.
       const base = insn.immediate & 0xff;
-      if (base === 0) cpu.raise(EXC_DE);
+      if (base === 0) {
+        divideError(cpu);
+        return;
+      }
       const al = cpu.regs8[0];
       cpu.regs8[1] = (al / base) | 0;
       cpu.regs8[0] = al % base;
@@ -744,7 +736,7 @@ function group3(cpu: Cpu, insn: Instruction, size: number): void {
       multiply(cpu, size, cpu.readModrm(insn, size), insn.reg === 5);
       return;
     default:
-      divide(cpu, size, cpu.readModrm(insn, size), insn.reg === 7);
+      divide(cpu, insn, size, cpu.readModrm(insn, size), insn.reg === 7);
   }
 }
 
@@ -779,9 +771,21 @@ function group45(cpu: Cpu, insn: Instruction, size: number): void {
       jumpFar(cpu, selector, size === SIZE32 ? target : target & 0xffff);
       return;
     }
-    default:
-      push(cpu, size, cpu.readModrm(insn, size));
+    default: {
+      // PUSH Ev (/7 is an alias on the 8086). PUSH SP follows the model, as for 0x54.
+      let value = cpu.readModrm(insn, size);
+      if (insn.mod === 3 && insn.rm === ESP && cpu.model.pushSpAfterDecrement)
+        value = (value - (size === SIZE32 ? 4 : 2)) & SIZE_MASK[size];
+      push(cpu, size, value);
+    }
   }
+}
+
+/** The segment register a ModRM.reg field names: the 8086 ignores bit 2, later CPUs raise #UD. */
+function segmentRegister(cpu: Cpu, reg: number): number {
+  if (reg < cpu.model.segmentRegisterCount) return reg;
+  if (!cpu.model.invalidOpcodeException) return reg & 3;
+  return cpu.undefinedOpcode();
 }
 
 function addressMask(insn: Instruction): number {
@@ -833,28 +837,55 @@ function imulThreeOperand(cpu: Cpu, size: number, dest: number, a: number, b: nu
   cpu.flags.setResultFlags(size, result, overflow ? FLAG_CF | FLAG_OF : 0);
 }
 
+/**
+ * The divide error (#DE). A fault on the 80286 and later (the pushed IP is the DIV's own); on the
+ * 8086 a trap taken after the instruction, so the pushed IP is the next instruction's.
+ */
+function divideError(cpu: Cpu): void {
+  if (!cpu.model.divideErrorPushesNextIp) cpu.raise(EXC_DE);
+  cpu.deliverInterrupt(EXC_DE, -1);
+}
+
 /** DIV/IDIV with #DE on a zero divisor or a quotient that does not fit. Flags are left as they are. */
-function divide(cpu: Cpu, size: number, source: number, signed: boolean): void {
+function divide(cpu: Cpu, insn: Instruction, size: number, source: number, signed: boolean): void {
   const regs = cpu.regs;
-  if (size === SIZE8) {
-    const divisor = signed ? (source << 24) >> 24 : source & 0xff;
-    if (divisor === 0) cpu.raise(EXC_DE);
-    const dividend = signed ? (cpu.regs16[0] << 16) >> 16 : cpu.regs16[0];
-    const quotient = Math.trunc(dividend / divisor);
-    if (signed ? quotient > 127 || quotient < -128 : quotient > 0xff) cpu.raise(EXC_DE);
-    cpu.regs8[0] = quotient;
-    cpu.regs8[1] = dividend % divisor;
-    return;
-  }
-  if (size === SIZE16) {
-    const divisor = signed ? (source << 16) >> 16 : source & 0xffff;
-    if (divisor === 0) cpu.raise(EXC_DE);
-    const combined = (cpu.regs16[EDX << 1] << 16) | cpu.regs16[0];
-    const dividend = signed ? combined : combined >>> 0;
-    const quotient = Math.trunc(dividend / divisor);
-    if (signed ? quotient > 32767 || quotient < -32768 : quotient > 0xffff) cpu.raise(EXC_DE);
-    cpu.regs16[0] = quotient;
-    cpu.regs16[EDX << 1] = dividend % divisor;
+  if (size < SIZE32) {
+    const bits = size === SIZE8 ? 24 : 16;
+    const divisor = signed ? (source << bits) >> bits : source & SIZE_MASK[size];
+    if (divisor === 0) {
+      divideError(cpu);
+      return;
+    }
+    const dividend =
+      size === SIZE8
+        ? signed
+          ? (cpu.regs16[0] << 16) >> 16
+          : cpu.regs16[0]
+        : signed
+          ? (cpu.regs16[EDX << 1] << 16) | cpu.regs16[0]
+          : ((cpu.regs16[EDX << 1] << 16) | cpu.regs16[0]) >>> 0;
+    let quotient = Math.trunc(dividend / divisor);
+    const remainder = dividend % divisor;
+    const limit = size === SIZE8 ? 0x80 : 0x8000;
+    if (signed) {
+      // The 8086 microcode cannot produce the most negative quotient and raises #DE for it too.
+      const lowest = cpu.model.idivRejectsMostNegativeQuotient ? -limit + 1 : -limit;
+      if (quotient >= limit || quotient < lowest) {
+        divideError(cpu);
+        return;
+      }
+      if (insn.rep !== 0 && cpu.model.repPrefixNegatesMulDiv) quotient = -quotient;
+    } else if (quotient > SIZE_MASK[size]) {
+      divideError(cpu);
+      return;
+    }
+    if (size === SIZE8) {
+      cpu.regs8[0] = quotient;
+      cpu.regs8[1] = remainder;
+    } else {
+      cpu.regs16[0] = quotient;
+      cpu.regs16[EDX << 1] = remainder;
+    }
     return;
   }
   if (source === 0) cpu.raise(EXC_DE);
@@ -986,59 +1017,48 @@ function cmpxchg8b(cpu: Cpu, insn: Instruction): void {
 // -----------------------------------------------------------------------------------------------
 // BCD adjustments.
 
-function daa(cpu: Cpu): void {
+/**
+ * DAA/DAS: adjust AL after a packed-BCD addition/subtraction. CF also takes the carry/borrow of the
+ * low-digit adjustment, except on the 8086, which also compares the original AL with 0x9F instead of
+ * 0x99 when AF is set.
+ */
+function decimalAdjust(cpu: Cpu, subtract: boolean): void {
   const f = cpu.flags;
   const al = cpu.regs8[0];
-  const cf = f.cf();
+  const oldCf = f.cf();
+  const af = f.af();
   let result = al;
   let flags = 0;
-  if ((al & 0x0f) > 9 || f.af()) {
-    result += 6;
+  if ((al & 0x0f) > 9 || af) {
+    result = subtract ? al - 6 : al + 6;
+    if (oldCf !== 0 || ((result & 0x100) !== 0 && !cpu.model.decimalAdjust8086)) flags |= FLAG_CF;
     flags |= FLAG_AF;
   }
-  if (al > 0x99 || cf !== 0) {
-    result += 0x60;
-    flags |= FLAG_CF;
-  }
-  cpu.regs8[0] = result;
-  f.setResultFlags(SIZE8, result, flags);
-}
-
-function das(cpu: Cpu): void {
-  const f = cpu.flags;
-  const al = cpu.regs8[0];
-  const cf = f.cf();
-  let result = al;
-  let flags = 0;
-  if ((al & 0x0f) > 9 || f.af()) {
-    result -= 6;
-    flags |= FLAG_AF;
-  }
-  if (al > 0x99 || cf !== 0) {
-    result -= 0x60;
+  const threshold = af && cpu.model.decimalAdjust8086 ? 0x9f : 0x99;
+  if (al > threshold || oldCf !== 0) {
+    result = subtract ? result - 0x60 : result + 0x60;
     flags |= FLAG_CF;
   }
   cpu.regs8[0] = result;
   f.setResultFlags(SIZE8, result & 0xff, flags);
 }
 
-function aaa(cpu: Cpu): void {
+/**
+ * AAA/AAS: adjust AX after an unpacked-BCD addition/subtraction. From the 80286 on the low-digit
+ * adjustment is applied to AX (so it can carry into AH); the 8086 adjusts AL alone, then AH by one.
+ */
+function asciiAdjust(cpu: Cpu, subtract: boolean): void {
   const f = cpu.flags;
   if ((cpu.regs8[0] & 0x0f) > 9 || f.af()) {
-    cpu.regs16[0] += 0x106;
-    cpu.regs8[0] &= 0x0f;
-    f.setArith(FLAG_AF | FLAG_CF, FLAG_AF | FLAG_CF);
-  } else {
-    cpu.regs8[0] &= 0x0f;
-    f.setArith(FLAG_AF | FLAG_CF, 0);
-  }
-}
-
-function aas(cpu: Cpu): void {
-  const f = cpu.flags;
-  if ((cpu.regs8[0] & 0x0f) > 9 || f.af()) {
-    cpu.regs16[0] -= 6;
-    cpu.regs8[1] -= 1;
+    if (cpu.model.asciiAdjust8086) {
+      cpu.regs8[0] += subtract ? -6 : 6;
+      cpu.regs8[1] += subtract ? -1 : 1;
+    } else if (subtract) {
+      cpu.regs16[0] -= 6;
+      cpu.regs8[1] -= 1;
+    } else {
+      cpu.regs16[0] += 0x106;
+    }
     cpu.regs8[0] &= 0x0f;
     f.setArith(FLAG_AF | FLAG_CF, FLAG_AF | FLAG_CF);
   } else {
@@ -1205,7 +1225,8 @@ function iret(cpu: Cpu, size: number): void {
     size === SIZE32 ? cpu.read32(SS, (sp + 2 * bytes) & mask) : cpu.read16(SS, (sp + 2 * bytes) & mask);
   cpu.loadSegment(CS, selector);
   cpu.eip = offset;
-  const flagMask = size === SIZE32 ? POPF_MASK | FLAG_RF : POPF_MASK & 0xffff;
+  const writable = cpu.model.realModeWritableFlags;
+  const flagMask = size === SIZE32 ? writable | FLAG_RF : writable & 0xffff;
   cpu.flags.load(
     (cpu.flags.get() & ~flagMask & ~(size === SIZE32 ? FLAG_VIP | FLAG_VIF : 0)) | (flags & flagMask),
   );

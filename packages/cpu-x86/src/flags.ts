@@ -50,6 +50,8 @@ export class Flags {
   result = 0;
   /** Carry-in for ADC/SBB, or the preserved CF for INC/DEC. */
   carryIn = 0;
+  /** Bits that always read as 1 besides bit 1 (the CPU model's: FLAGS 12-15 on the 8086). */
+  fixedOne = 0;
 
   /** Records an arithmetic result; returns it for chaining. */
   set(op: number, size: number, a: number, b: number, result: number): number {
@@ -157,7 +159,7 @@ export class Flags {
 
   /** Replaces the whole EFLAGS value (bit 1 always reads as 1). */
   load(value: number): void {
-    this.bits = value | FLAG_FIXED1;
+    this.bits = value | FLAG_FIXED1 | this.fixedOne;
     this.op = CC_EFLAGS;
   }
 

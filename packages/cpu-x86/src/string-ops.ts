@@ -2,7 +2,7 @@ import { ALU_CMP, alu } from "./alu.js";
 import type { Cpu } from "./cpu.js";
 import type { Instruction } from "./decoder.js";
 import { SIZE32 } from "./flags.js";
-import { ECX, EDI, ES, ESI, FLAG_DF } from "./registers.js";
+import { ECX, EDI, ES, ESI, EXC_GP, FLAG_DF } from "./registers.js";
 
 export const STRING_MOVS = 0;
 export const STRING_CMPS = 1;
@@ -61,6 +61,7 @@ function iteration(
   const regs = cpu.regs;
   const si = regs[ESI] & mask;
   const di = regs[EDI] & mask;
+  if (cpu.model.stringOverrunAfterUpdate) checkOverrunAfterUpdate(cpu, insn, kind, size, step, mask, si, di);
   switch (kind) {
     case STRING_MOVS:
       cpu.write(size, ES, di, cpu.read(size, insn.segment, si));
@@ -99,6 +100,60 @@ function iteration(
       advance(cpu, ESI, si, step, mask);
       return;
   }
+}
+
+/**
+ * The 80286 detects a string access past the segment limit late: the pointer of the faulting access
+ * (and of any access before it in the iteration) has already advanced, and under REP the count has
+ * usually been decremented too (twice for INS) when #GP is raised. CMPS accesses ES:DI before DS:SI.
+ * These rules are what the captured 80286 tests show.
+ */
+function checkOverrunAfterUpdate(
+  cpu: Cpu,
+  insn: Instruction,
+  kind: number,
+  size: number,
+  step: number,
+  mask: number,
+  si: number,
+  di: number,
+): void {
+  const bytes = 1 << size;
+  const sourceOverrun = overruns(cpu, insn.segment, si, bytes);
+  const destinationOverrun = overruns(cpu, ES, di, bytes);
+  let advanceSi = false;
+  let advanceDi = false;
+  switch (kind) {
+    case STRING_MOVS:
+      advanceSi = sourceOverrun || destinationOverrun;
+      advanceDi = !sourceOverrun && destinationOverrun;
+      break;
+    case STRING_CMPS:
+      advanceDi = sourceOverrun || destinationOverrun;
+      advanceSi = !destinationOverrun && sourceOverrun;
+      break;
+    case STRING_LODS:
+    case STRING_OUTS:
+      advanceSi = sourceOverrun;
+      break;
+    default: // STOS, SCAS, INS
+      advanceDi = destinationOverrun;
+  }
+  if (!advanceSi && !advanceDi) return;
+  if (advanceSi) advance(cpu, ESI, si, step, mask);
+  if (advanceDi) advance(cpu, EDI, di, step, mask);
+  // CMPS faulting on its first access (ES:DI) has not reached its count update yet.
+  const countUpdated = kind !== STRING_CMPS || advanceSi;
+  if (insn.rep !== 0 && countUpdated) {
+    const decrement = kind === STRING_INS ? 2 : 1;
+    if (mask === -1) cpu.regs[ECX] -= decrement;
+    else cpu.regs16[ECX << 1] -= decrement;
+  }
+  cpu.raise(EXC_GP, 0);
+}
+
+function overruns(cpu: Cpu, segment: number, offset: number, bytes: number): boolean {
+  return (offset >>> 0) + bytes - 1 > cpu.segLimit[segment] >>> 0;
 }
 
 function advance(cpu: Cpu, reg: number, value: number, step: number, mask: number): void {

@@ -1,0 +1,37 @@
+// Regression tests for integer-instruction bugs found by the conformance suites and the host fuzzer.
+import { describe, expect, it } from "vitest";
+import { STOP_HLT } from "./cpu.js";
+import { CPU_MODEL_8086, CPU_MODEL_80286 } from "./cpu-model.js";
+import { realModeCpu } from "./machine.test-support.js";
+import { EAX, FLAG_AF, FLAG_CF } from "./registers.js";
+
+function run(code: number[], options = {}) {
+  const machine = realModeCpu([...code, 0xf4], options);
+  expect(machine.cpu.run(100)).toBe(STOP_HLT);
+  return machine.cpu;
+}
+
+describe("BCD adjustments", () => {
+  it("DAS sets CF from the borrow of the low-digit adjustment (SDM; 80286 as captured)", () => {
+    // mov al,0; sahf with AF=1 (ah=0x12: AF and bit 1); das -> AL=0xFA, CF=1
+    const cpu = run([0xb8, 0x00, 0x12, 0x9e, 0x2f]);
+    expect(cpu.regs[EAX] & 0xff).toBe(0xfa);
+    expect(cpu.flags.get() & (FLAG_CF | FLAG_AF)).toBe(FLAG_CF | FLAG_AF);
+  });
+
+  it("DAS on the 8086 leaves that borrow out of CF and compares AL with 0x9F when AF is set", () => {
+    const cpu = run([0xb8, 0x00, 0x12, 0x9e, 0x2f], { model: CPU_MODEL_8086 });
+    expect(cpu.regs[EAX] & 0xff).toBe(0xfa);
+    expect(cpu.flags.get() & FLAG_CF).toBe(0);
+    // al=0x9e, AF=1: 0x9e <= 0x9f, so only the low digit is adjusted.
+    const high = run([0xb8, 0x9e, 0x12, 0x9e, 0x2f], { model: CPU_MODEL_8086 });
+    expect(high.regs[EAX] & 0xff).toBe(0x98);
+    expect(high.flags.get() & FLAG_CF).toBe(0);
+  });
+
+  it("AAA adjusts AX on the 80286 but AL and AH separately on the 8086", () => {
+    // mov ax,0xa3ff; aaa (AF clear, low digit F > 9)
+    expect(run([0xb8, 0xff, 0xa3, 0x37], { model: CPU_MODEL_80286 }).regs16[0]).toBe(0xa505);
+    expect(run([0xb8, 0xff, 0xa3, 0x37], { model: CPU_MODEL_8086 }).regs16[0]).toBe(0xa405);
+  });
+});
