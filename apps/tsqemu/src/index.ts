@@ -1,0 +1,11 @@
+export {
+  type CharBackend,
+  CommandLineError,
+  HELP_TEXT,
+  type ParsedCommandLine,
+  parseCommandLine,
+  type TsqemuOptions,
+} from "./command-line.js";
+export { CTRL_A, type EscapeAction, EscapeKeys } from "./escape-keys.js";
+export { parseQemuInteger, parseQemuOpts, parseSize } from "./qemu-opts.js";
+export { TSQEMU_VERSION, VERSION_TEXT } from "./version.js";
