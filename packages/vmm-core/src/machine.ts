@@ -16,13 +16,17 @@ export type MachineExit =
 /** Returns control to the host event loop, so input, timers and output get serviced. */
 export type YieldToHost = () => Promise<void>;
 
+/** The timer functions every JS host has (Node and browsers), typed without DOM or Node typings. */
+interface HostTimers {
+  setImmediate?: (callback: () => void) => void;
+  setTimeout: (callback: () => void, ms: number) => unknown;
+}
+
 export function defaultYieldToHost(): Promise<void> {
-  const g = globalThis as { setImmediate?: (callback: () => void) => void };
-  if (typeof g.setImmediate === "function") {
-    const setImmediate = g.setImmediate;
-    return new Promise((resolve) => setImmediate(resolve));
-  }
-  return new Promise((resolve) => setTimeout(resolve, 0));
+  const timers = globalThis as unknown as HostTimers;
+  const setImmediate = timers.setImmediate;
+  if (typeof setImmediate === "function") return new Promise((resolve) => setImmediate(resolve));
+  return new Promise((resolve) => timers.setTimeout(resolve, 0));
 }
 
 export interface MachineOptions {
