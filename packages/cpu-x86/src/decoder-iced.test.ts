@@ -23,7 +23,14 @@ import {
   parseIcedFile,
   reportedPrefixes,
 } from "./iced-format.test-support.js";
-import { FORM_ATTRIBUTES, formMnemonic, formOperand, formOperandCount, RAISES_UD } from "./opcode-table.js";
+import {
+  ALL_EXTENSIONS,
+  FORM_ATTRIBUTES,
+  formMnemonic,
+  formOperand,
+  formOperandCount,
+  RAISES_UD,
+} from "./opcode-table.js";
 
 const TESTDATA =
   process.env.TSVMM_TESTDATA ?? fileURLToPath(new URL("../../../../shared/testdata", import.meta.url));
@@ -64,7 +71,7 @@ function outOfScope(line: IcedLine, mnemonics: Map<string, string>): string | un
 /** Checks one in-scope line; returns the mismatches (empty when it passes). */
 function check(line: IcedLine, insn: Instruction, default32: boolean, startIp: number): string[] {
   const source = new ByteSource(line.bytes);
-  const status = decode(insn, source, default32);
+  const status = decode(insn, source, default32, undefined, ALL_EXTENSIONS);
   if (line.invalid) return status === DECODE_UD ? [] : [`expected #UD, got status ${status}`];
   const problems: string[] = [];
   const raisesUd = (FORM_ATTRIBUTES[insn.form] & RAISES_UD) !== 0;
@@ -127,7 +134,7 @@ describe("decoder against iced's test vectors", () => {
           outOfScopeCounts.set(reason, (outOfScopeCounts.get(reason) ?? 0) + 1);
           // Whatever they are, decoding must terminate within the length limit; VEX, EVEX and XOP
           // must be #UD on this CPU.
-          const status = decode(insn, new ByteSource(line.bytes), default32);
+          const status = decode(insn, new ByteSource(line.bytes), default32, undefined, ALL_EXTENSIONS);
           const mustBeUd = reason === "VEX" || reason === "EVEX" || reason === "XOP";
           if (insn.length > 16 || (mustBeUd && status !== DECODE_UD)) {
             failed++;

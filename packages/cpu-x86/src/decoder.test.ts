@@ -3,7 +3,16 @@ import { describe, expect, it } from "vitest";
 import { DECODE_GP, DECODE_OK, DECODE_UD, decode, Instruction, NO_REG } from "./decoder.js";
 import { SIZE16, SIZE32 } from "./flags.js";
 import { ByteSource, canonicalOperand } from "./iced-format.test-support.js";
-import { formMnemonic, formOperand, formOperandCount } from "./opcode-table.js";
+import {
+  ALL_EXTENSIONS,
+  EXT_FXSR,
+  EXT_MMX,
+  EXT_SSE,
+  EXT_SSE2,
+  formMnemonic,
+  formOperand,
+  formOperandCount,
+} from "./opcode-table.js";
 import { CS, DS, EBP, EBX, ES, ESI, ESP, FS, SS } from "./registers.js";
 
 function bytesOf(hex: string): Uint8Array {
@@ -13,10 +22,14 @@ function bytesOf(hex: string): Uint8Array {
   );
 }
 
-function decodeHex(hex: string, default32 = true): { status: number; insn: Instruction; source: ByteSource } {
+function decodeHex(
+  hex: string,
+  default32 = true,
+  extensions = ALL_EXTENSIONS,
+): { status: number; insn: Instruction; source: ByteSource } {
   const insn = new Instruction();
   const source = new ByteSource(bytesOf(hex));
-  const status = decode(insn, source, default32);
+  const status = decode(insn, source, default32, undefined, extensions);
   return { status, insn, source };
 }
 
@@ -268,22 +281,59 @@ describe("forms", () => {
   });
 });
 
+describe("instruction-set extensions", () => {
+  const cases: [string, string, number][] = [
+    ["0F EF C1", "pxor mm0, mm1", EXT_MMX],
+    ["0F 77", "emms", EXT_MMX],
+    ["0F DA C1", "pminub mm0, mm1 (an MMX form that came with SSE)", EXT_SSE],
+    ["0F D4 C1", "paddq mm0, mm1 (an MMX form that came with SSE2)", EXT_SSE2],
+    ["0F 58 C1", "addps", EXT_SSE],
+    ["F3 0F 58 C1", "addss", EXT_SSE],
+    ["66 0F 58 C1", "addpd", EXT_SSE2],
+    ["66 0F EF C1", "pxor xmm0, xmm1", EXT_SSE2],
+    ["0F AE 00", "fxsave", EXT_FXSR],
+    ["0F AE 10", "ldmxcsr", EXT_SSE],
+    ["0F AE F8", "sfence", EXT_SSE],
+    ["0F AE E8", "lfence", EXT_SSE2],
+    ["0F AE 38", "clflush", EXT_SSE2],
+    ["0F 18 08", "prefetcht0", EXT_SSE],
+  ];
+  for (const [hex, what, extension] of cases) {
+    it(`${hex} (${what}) needs exactly its extension`, () => {
+      expect(decodeHex(hex, true, extension).status).toBe(DECODE_OK);
+      expect(decodeHex(hex, true, ALL_EXTENSIONS & ~extension).status).toBe(DECODE_UD);
+      expect(decodeHex(hex, true, 0).insn.length).toBe(decodeHex(hex).insn.length);
+    });
+  }
+
+  it("integer, x87 and P6 forms need none", () => {
+    for (const hex of ["0F 44 C1", "0F C7 08", "D9 E8", "F3 90", "0F 34", "0F 1F 00", "0F 18 20"]) {
+      expect(decodeHex(hex, true, 0).status).toBe(DECODE_OK);
+    }
+  });
+});
+
 describe("decoding properties", () => {
   const anyBytes = fc.uint8Array({ minLength: 20, maxLength: 20 });
 
   it("any bytes decode to OK, #UD or #GP, within 15 bytes, reading nothing past a valid instruction", () => {
     fc.assert(
-      fc.property(anyBytes, fc.boolean(), (bytes, default32) => {
-        const insn = new Instruction();
-        const source = new ByteSource(bytes);
-        const status = decode(insn, source, default32);
-        expect([DECODE_OK, DECODE_UD, DECODE_GP]).toContain(status);
-        if (status === DECODE_OK) {
-          expect(insn.length).toBeGreaterThanOrEqual(1);
-          expect(insn.length).toBeLessThanOrEqual(15);
-          expect(source.maxIndex).toBe(insn.length - 1);
-        }
-      }),
+      fc.property(
+        anyBytes,
+        fc.boolean(),
+        fc.constantFrom(0, ALL_EXTENSIONS),
+        (bytes, default32, extensions) => {
+          const insn = new Instruction();
+          const source = new ByteSource(bytes);
+          const status = decode(insn, source, default32, undefined, extensions);
+          expect([DECODE_OK, DECODE_UD, DECODE_GP]).toContain(status);
+          if (status === DECODE_OK) {
+            expect(insn.length).toBeGreaterThanOrEqual(1);
+            expect(insn.length).toBeLessThanOrEqual(15);
+            expect(source.maxIndex).toBe(insn.length - 1);
+          }
+        },
+      ),
       { numRuns: 20_000 },
     );
   });
@@ -292,10 +342,10 @@ describe("decoding properties", () => {
     const reused = new Instruction();
     fc.assert(
       fc.property(anyBytes, anyBytes, fc.boolean(), (first, second, default32) => {
-        decode(reused, new ByteSource(first), default32);
-        const reusedStatus = decode(reused, new ByteSource(second), default32);
+        decode(reused, new ByteSource(first), default32, undefined, ALL_EXTENSIONS);
+        const reusedStatus = decode(reused, new ByteSource(second), default32, undefined, ALL_EXTENSIONS);
         const fresh = new Instruction();
-        const freshStatus = decode(fresh, new ByteSource(second), default32);
+        const freshStatus = decode(fresh, new ByteSource(second), default32, undefined, ALL_EXTENSIONS);
         expect(reusedStatus).toBe(freshStatus);
         if (freshStatus === DECODE_OK) expect({ ...reused }).toEqual({ ...fresh });
       }),

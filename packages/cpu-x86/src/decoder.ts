@@ -1,6 +1,7 @@
 import { type DecodeProfile, P6_DECODE_PROFILE } from "./decode-profile.js";
 import { SIZE16, SIZE32 } from "./flags.js";
 import {
+  ALL_EXTENSIONS,
   CHILD_SHIFT,
   FORM_ATTRIBUTES,
   HAS_MODRM,
@@ -122,7 +123,9 @@ PREFIX_CLASS[0x65] = PREFIX_SEGMENT + 5;
 
 /**
  * Decodes the instruction at the source into `insn`. `default32` is the code segment's D bit;
- * `profile` holds the CPU model's decoding differences (the 8086 map; default: P6).
+ * `profile` holds the CPU model's decoding differences (the 8086 map; default: P6). `extensions`
+ * (EXT_MMX | EXT_FXSR | EXT_SSE | EXT_SSE2 from opcode-table.ts) are the instruction-set extensions
+ * the CPU has: forms of the others raise #UD, as on a CPU without them (default: none).
  * Returns DECODE_OK, or the vector of the exception the instruction raises (#UD, #GP for >15 bytes).
  *
  * Steps: legacy prefixes (the last segment override and the last F2/F3 win; 66/67 select the other
@@ -137,6 +140,7 @@ export function decode(
   source: CodeSource,
   default32: boolean,
   profile: DecodeProfile = P6_DECODE_PROFILE,
+  extensions = 0,
 ): number {
   const prefixLimit = profile.maxLength === 0 ? Number.POSITIVE_INFINITY : MAX_INSTRUCTION_LENGTH;
   let i = 0;
@@ -289,6 +293,7 @@ export function decode(
   if (!profile.invalidOpcodes) return DECODE_OK;
   // Validity, all from the leaf's attributes.
   if ((attributes & (UNDEFINED | RAISES_UD)) !== 0) return DECODE_UD;
+  if ((attributes & ALL_EXTENSIONS & ~extensions) !== 0) return DECODE_UD;
   if ((attributes & (mod === 3 ? MEMORY_ONLY : REGISTER_ONLY)) !== 0) return DECODE_UD;
   // LOCK is legal only on read-modify-write instructions with a memory destination.
   if (lock && profile.invalidLock && (mod === 3 || (attributes & LOCKABLE) === 0)) return DECODE_UD;

@@ -24,6 +24,8 @@ import {
   LOC_RM_REGISTER,
   OPERAND_KINDS,
   operandKindCode,
+  REG_MMX,
+  REG_XMM,
 } from "./operand-kinds.js";
 
 /** Form attributes (FORM_ATTRIBUTES). Bits 0-2: how a selector picks its child (0: a leaf). */
@@ -42,6 +44,12 @@ export const MOD_IGNORED = 1 << 8; // ModRM.rm is a register whatever mod says
 export const MANDATORY_PREFIX = 1 << 9; // the prefix that selected this form is not a size/REP prefix
 export const RAISES_UD = 1 << 10; // a defined instruction whose operation is #UD (UD0, UD1, UD2)
 export const MNEMONIC_BY_ADDRESS_SIZE = 1 << 11; // "jcxz/jecxz": pick the name by address size
+/** Leaves, bits 16-19: the CPU extension a form needs (#UD without it; decode()'s `extensions`). */
+export const EXT_MMX = 1 << 16;
+export const EXT_FXSR = 1 << 17; // FXSAVE/FXRSTOR
+export const EXT_SSE = 1 << 18; // including the MMX extensions that came with it (PSHUFW, PMINUB...)
+export const EXT_SSE2 = 1 << 19; // including CLFLUSH, LFENCE/MFENCE, MOVNTI
+export const ALL_EXTENSIONS = EXT_MMX | EXT_FXSR | EXT_SSE | EXT_SSE2;
 /** Immediate kinds, bits 12-15. */
 export const IMM_SHIFT = 12;
 export const IMM_NONE = 0;
@@ -52,7 +60,7 @@ export const IMM_V = 4; // 16, 32 (or 64 with REX.W) bits by operand size: MOV r
 export const IMM_FAR = 5; // ptr16:16/32 (far JMP/CALL): offset (Z) then selector (W)
 export const IMM_MOFFS = 6; // an address-size offset (MOV AL/eAX <-> moffs), into displacement
 export const IMM_ENTER = 7; // iw then ib
-/** Selectors: the first child's index in SELECTOR_CHILDREN, bits 16-31. */
+/** Selectors: the first child's index in SELECTOR_CHILDREN, bits 16-31 (leaves use them for EXT_*). */
 export const CHILD_SHIFT = 16;
 
 /** Forms below this are opcodes: 0x000-0x0FF one-byte map, 0x100-0x1FF 0F map. */
@@ -370,14 +378,20 @@ const CR_VALID = [true, false, true, true, true, false, false, false]; // CR0, C
 const byCr = (spec: string): Spec[] => CR_VALID.map((valid) => (valid ? spec : ""));
 
 /** MMX instructions with an SSE2 form on 66: `name Pq,Qq` / `name Vx,Wx`. */
-function mmxSse2(name: string, mmxSource = "Qq"): PrefixSpec {
-  return { np: `${name} Pq,${mmxSource}`, "66": `${name} Vx,Wx` };
+function mmxSse2(name: string, mmxSource = "Qq", mmxExtension = "mmx"): PrefixSpec {
+  return { np: `${name} Pq,${mmxSource} ${mmxExtension}`, "66": `${name} Vx,Wx sse2` };
 }
 /** SSE arithmetic in its four forms: ps (np), pd (66), ss (F3), sd (F2). */
 function sseArith(name: string): PrefixSpec {
-  return { np: `${name}ps Vx,Wx`, "66": `${name}pd Vx,Wx`, F3: `${name}ss Vx,Wd`, F2: `${name}sd Vx,Wq` };
+  return {
+    np: `${name}ps Vx,Wx sse`,
+    "66": `${name}pd Vx,Wx sse2`,
+    F3: `${name}ss Vx,Wd sse`,
+    F2: `${name}sd Vx,Wq sse2`,
+  };
 }
-const MMX_SSE2: [number, string][] = [
+/** [opcode, name, extension of the MMX form]; the 66 form is always SSE2. */
+const MMX_SSE2: [number, string, string?][] = [
   [0x63, "packsswb"],
   [0x64, "pcmpgtb"],
   [0x65, "pcmpgtw"],
@@ -393,45 +407,45 @@ const MMX_SSE2: [number, string][] = [
   [0xd1, "psrlw"],
   [0xd2, "psrld"],
   [0xd3, "psrlq"],
-  [0xd4, "paddq"],
+  [0xd4, "paddq", "sse2"],
   [0xd5, "pmullw"],
   [0xd8, "psubusb"],
   [0xd9, "psubusw"],
-  [0xda, "pminub"],
+  [0xda, "pminub", "sse"],
   [0xdb, "pand"],
   [0xdc, "paddusb"],
   [0xdd, "paddusw"],
-  [0xde, "pmaxub"],
+  [0xde, "pmaxub", "sse"],
   [0xdf, "pandn"],
-  [0xe0, "pavgb"],
+  [0xe0, "pavgb", "sse"],
   [0xe1, "psraw"],
   [0xe2, "psrad"],
-  [0xe3, "pavgw"],
-  [0xe4, "pmulhuw"],
+  [0xe3, "pavgw", "sse"],
+  [0xe4, "pmulhuw", "sse"],
   [0xe5, "pmulhw"],
   [0xe8, "psubsb"],
   [0xe9, "psubsw"],
-  [0xea, "pminsw"],
+  [0xea, "pminsw", "sse"],
   [0xeb, "por"],
   [0xec, "paddsb"],
   [0xed, "paddsw"],
-  [0xee, "pmaxsw"],
+  [0xee, "pmaxsw", "sse"],
   [0xef, "pxor"],
   [0xf1, "psllw"],
   [0xf2, "pslld"],
   [0xf3, "psllq"],
-  [0xf4, "pmuludq"],
+  [0xf4, "pmuludq", "sse2"],
   [0xf5, "pmaddwd"],
-  [0xf6, "psadbw"],
+  [0xf6, "psadbw", "sse"],
   [0xf8, "psubb"],
   [0xf9, "psubw"],
   [0xfa, "psubd"],
-  [0xfb, "psubq"],
+  [0xfb, "psubq", "sse2"],
   [0xfc, "paddb"],
   [0xfd, "paddw"],
   [0xfe, "paddd"],
 ];
-for (const [op, name] of MMX_SSE2) TWO_BYTE.push([op, mmxSse2(name)]);
+for (const [op, name, extension] of MMX_SSE2) TWO_BYTE.push([op, mmxSse2(name, "Qq", extension)]);
 for (const [op, name] of [
   [0x51, "sqrt"],
   [0x58, "add"],
@@ -446,8 +460,8 @@ for (const [op, name] of [
 /** MMX/SSE2 shift-by-immediate groups 0F 71-73: ModRM.reg picks the operation, register forms only. */
 function shiftGroup(names: readonly string[]): PrefixSpec {
   return {
-    np: names.map((name) => (name === "" || name.endsWith("dq") ? "" : `${name} Nq,Ib`)),
-    "66": names.map((name) => (name === "" ? "" : `${name} Ux,Ib`)),
+    np: names.map((name) => (name === "" || name.endsWith("dq") ? "" : `${name} Nq,Ib mmx`)),
+    "66": names.map((name) => (name === "" ? "" : `${name} Ux,Ib sse2`)),
   };
 }
 
@@ -468,22 +482,28 @@ TWO_BYTE.push(
   [0x09, "wbinvd"],
   [0x0b, "ud2 ud"],
   [0x0d, "nop Ev"], // hint space (AMD PREFETCH/PREFETCHW)
-  [0x10, { np: "movups Vx,Wx", "66": "movupd Vx,Wx", F3: "movss Vx,Wd", F2: "movsd Vx,Wq" }],
-  [0x11, { np: "movups Wx,Vx", "66": "movupd Wx,Vx", F3: "movss Wd,Vx", F2: "movsd Wq,Vx" }],
-  [0x12, { np: { mem: "movlps Vx,Mq", reg: "movhlps Vx,Ux" }, "66": "movlpd Vx,Mq" }],
-  [0x13, { np: "movlps Mq,Vx", "66": "movlpd Mq,Vx" }],
-  [0x14, { np: "unpcklps Vx,Wx", "66": "unpcklpd Vx,Wx" }],
-  [0x15, { np: "unpckhps Vx,Wx", "66": "unpckhpd Vx,Wx" }],
-  [0x16, { np: { mem: "movhps Vx,Mq", reg: "movlhps Vx,Ux" }, "66": "movhpd Vx,Mq" }],
-  [0x17, { np: "movhps Mq,Vx", "66": "movhpd Mq,Vx" }],
+  [
+    0x10,
+    { np: "movups Vx,Wx sse", "66": "movupd Vx,Wx sse2", F3: "movss Vx,Wd sse", F2: "movsd Vx,Wq sse2" },
+  ],
+  [
+    0x11,
+    { np: "movups Wx,Vx sse", "66": "movupd Wx,Vx sse2", F3: "movss Wd,Vx sse", F2: "movsd Wq,Vx sse2" },
+  ],
+  [0x12, { np: { mem: "movlps Vx,Mq sse", reg: "movhlps Vx,Ux sse" }, "66": "movlpd Vx,Mq sse2" }],
+  [0x13, { np: "movlps Mq,Vx sse", "66": "movlpd Mq,Vx sse2" }],
+  [0x14, { np: "unpcklps Vx,Wx sse", "66": "unpcklpd Vx,Wx sse2" }],
+  [0x15, { np: "unpckhps Vx,Wx sse", "66": "unpckhpd Vx,Wx sse2" }],
+  [0x16, { np: { mem: "movhps Vx,Mq sse", reg: "movlhps Vx,Ux sse" }, "66": "movhpd Vx,Mq sse2" }],
+  [0x17, { np: "movhps Mq,Vx sse", "66": "movhpd Mq,Vx sse2" }],
   [
     0x18,
     {
       mem: [
-        "prefetchnta Mb",
-        "prefetcht0 Mb",
-        "prefetcht1 Mb",
-        "prefetcht2 Mb",
+        "prefetchnta Mb sse",
+        "prefetcht0 Mb sse",
+        "prefetcht1 Mb sse",
+        "prefetcht2 Mb sse",
         ...new Array(4).fill("nop Ev,Gv"),
       ],
       reg: "nop Ev,Gv",
@@ -494,43 +514,83 @@ TWO_BYTE.push(
   [0x21, "mov Rd,Dd"],
   [0x22, byCr("mov Cd,Rd")],
   [0x23, "mov Dd,Rd"],
-  [0x28, { np: "movaps Vx,Wx", "66": "movapd Vx,Wx" }],
-  [0x29, { np: "movaps Wx,Vx", "66": "movapd Wx,Vx" }],
-  [0x2a, { np: "cvtpi2ps Vx,Qq", "66": "cvtpi2pd Vx,Qq", F3: "cvtsi2ss Vx,Ed", F2: "cvtsi2sd Vx,Ed" }],
-  [0x2b, { np: "movntps Mdq,Vx", "66": "movntpd Mdq,Vx" }],
-  [0x2c, { np: "cvttps2pi Pq,Wq", "66": "cvttpd2pi Pq,Wx", F3: "cvttss2si Gd,Wd", F2: "cvttsd2si Gd,Wq" }],
-  [0x2d, { np: "cvtps2pi Pq,Wq", "66": "cvtpd2pi Pq,Wx", F3: "cvtss2si Gd,Wd", F2: "cvtsd2si Gd,Wq" }],
-  [0x2e, { np: "ucomiss Vx,Wd", "66": "ucomisd Vx,Wq" }],
-  [0x2f, { np: "comiss Vx,Wd", "66": "comisd Vx,Wq" }],
+  [0x28, { np: "movaps Vx,Wx sse", "66": "movapd Vx,Wx sse2" }],
+  [0x29, { np: "movaps Wx,Vx sse", "66": "movapd Wx,Vx sse2" }],
+  [
+    0x2a,
+    {
+      np: "cvtpi2ps Vx,Qq sse",
+      "66": "cvtpi2pd Vx,Qq sse2",
+      F3: "cvtsi2ss Vx,Ed sse",
+      F2: "cvtsi2sd Vx,Ed sse2",
+    },
+  ],
+  [0x2b, { np: "movntps Mdq,Vx sse", "66": "movntpd Mdq,Vx sse2" }],
+  [
+    0x2c,
+    {
+      np: "cvttps2pi Pq,Wq sse",
+      "66": "cvttpd2pi Pq,Wx sse2",
+      F3: "cvttss2si Gd,Wd sse",
+      F2: "cvttsd2si Gd,Wq sse2",
+    },
+  ],
+  [
+    0x2d,
+    {
+      np: "cvtps2pi Pq,Wq sse",
+      "66": "cvtpd2pi Pq,Wx sse2",
+      F3: "cvtss2si Gd,Wd sse",
+      F2: "cvtsd2si Gd,Wq sse2",
+    },
+  ],
+  [0x2e, { np: "ucomiss Vx,Wd sse", "66": "ucomisd Vx,Wq sse2" }],
+  [0x2f, { np: "comiss Vx,Wd sse", "66": "comisd Vx,Wq sse2" }],
   [0x30, "wrmsr"],
   [0x31, "rdtsc"],
   [0x32, "rdmsr"],
   [0x33, "rdpmc"],
   [0x34, "sysenter"],
   [0x35, "sysexit"],
-  [0x50, { np: "movmskps Gd,Ux", "66": "movmskpd Gd,Ux" }],
-  [0x52, { np: "rsqrtps Vx,Wx", F3: "rsqrtss Vx,Wd" }],
-  [0x53, { np: "rcpps Vx,Wx", F3: "rcpss Vx,Wd" }],
-  [0x54, { np: "andps Vx,Wx", "66": "andpd Vx,Wx" }],
-  [0x55, { np: "andnps Vx,Wx", "66": "andnpd Vx,Wx" }],
-  [0x56, { np: "orps Vx,Wx", "66": "orpd Vx,Wx" }],
-  [0x57, { np: "xorps Vx,Wx", "66": "xorpd Vx,Wx" }],
-  [0x5a, { np: "cvtps2pd Vx,Wq", "66": "cvtpd2ps Vx,Wx", F3: "cvtss2sd Vx,Wd", F2: "cvtsd2ss Vx,Wq" }],
-  [0x5b, { np: "cvtdq2ps Vx,Wx", "66": "cvtps2dq Vx,Wx", F3: "cvttps2dq Vx,Wx" }],
+  [0x50, { np: "movmskps Gd,Ux sse", "66": "movmskpd Gd,Ux sse2" }],
+  [0x52, { np: "rsqrtps Vx,Wx sse", F3: "rsqrtss Vx,Wd sse" }],
+  [0x53, { np: "rcpps Vx,Wx sse", F3: "rcpss Vx,Wd sse" }],
+  [0x54, { np: "andps Vx,Wx sse", "66": "andpd Vx,Wx sse2" }],
+  [0x55, { np: "andnps Vx,Wx sse", "66": "andnpd Vx,Wx sse2" }],
+  [0x56, { np: "orps Vx,Wx sse", "66": "orpd Vx,Wx sse2" }],
+  [0x57, { np: "xorps Vx,Wx sse", "66": "xorpd Vx,Wx sse2" }],
+  [
+    0x5a,
+    {
+      np: "cvtps2pd Vx,Wq sse2",
+      "66": "cvtpd2ps Vx,Wx sse2",
+      F3: "cvtss2sd Vx,Wd sse2",
+      F2: "cvtsd2ss Vx,Wq sse2",
+    },
+  ],
+  [0x5b, { np: "cvtdq2ps Vx,Wx sse2", "66": "cvtps2dq Vx,Wx sse2", F3: "cvttps2dq Vx,Wx sse2" }],
   [0x60, mmxSse2("punpcklbw", "Qd")],
   [0x61, mmxSse2("punpcklwd", "Qd")],
   [0x62, mmxSse2("punpckldq", "Qd")],
-  [0x6c, { "66": "punpcklqdq Vx,Wx" }],
-  [0x6d, { "66": "punpckhqdq Vx,Wx" }],
-  [0x6e, { np: "movd Pq,Ed", "66": "movd Vx,Ed" }],
-  [0x6f, { np: "movq Pq,Qq", "66": "movdqa Vx,Wx", F3: "movdqu Vx,Wx" }],
-  [0x70, { np: "pshufw Pq,Qq,Ib", "66": "pshufd Vx,Wx,Ib", F3: "pshufhw Vx,Wx,Ib", F2: "pshuflw Vx,Wx,Ib" }],
+  [0x6c, { "66": "punpcklqdq Vx,Wx sse2" }],
+  [0x6d, { "66": "punpckhqdq Vx,Wx sse2" }],
+  [0x6e, { np: "movd Pq,Ed mmx", "66": "movd Vx,Ed sse2" }],
+  [0x6f, { np: "movq Pq,Qq mmx", "66": "movdqa Vx,Wx sse2", F3: "movdqu Vx,Wx sse2" }],
+  [
+    0x70,
+    {
+      np: "pshufw Pq,Qq,Ib sse",
+      "66": "pshufd Vx,Wx,Ib sse2",
+      F3: "pshufhw Vx,Wx,Ib sse2",
+      F2: "pshuflw Vx,Wx,Ib sse2",
+    },
+  ],
   [0x71, shiftGroup(["", "", "psrlw", "", "psraw", "", "psllw", ""])],
   [0x72, shiftGroup(["", "", "psrld", "", "psrad", "", "pslld", ""])],
   [0x73, shiftGroup(["", "", "psrlq", "psrldq", "", "", "psllq", "pslldq"])],
-  [0x77, { np: "emms" }],
-  [0x7e, { np: "movd Ed,Pq", "66": "movd Ed,Vx", F3: "movq Vx,Wq" }],
-  [0x7f, { np: "movq Qq,Pq", "66": "movdqa Wx,Vx", F3: "movdqu Wx,Vx" }],
+  [0x77, { np: "emms mmx" }],
+  [0x7e, { np: "movd Ed,Pq mmx", "66": "movd Ed,Vx sse2", F3: "movq Vx,Wq sse2" }],
+  [0x7f, { np: "movq Qq,Pq mmx", "66": "movdqa Wx,Vx sse2", F3: "movdqu Wx,Vx sse2" }],
   [0xa0, "push FS"],
   [0xa1, "pop FS"],
   [0xa2, "cpuid"],
@@ -549,8 +609,17 @@ TWO_BYTE.push(
       // No 66/F2/F3 ("NP" in the SDM): those select later instructions (CLFLUSHOPT, PTWRITE...), and
       // the /4-/6 memory forms are the XSAVE family, also later than SSE2.
       np: {
-        mem: ["fxsave Mfx", "fxrstor Mfx", "ldmxcsr Md", "stmxcsr Md", "", "", "", "clflush Mb"],
-        reg: ["", "", "", "", "", "lfence", "mfence", "sfence"],
+        mem: [
+          "fxsave Mfx fxsr",
+          "fxrstor Mfx fxsr",
+          "ldmxcsr Md sse",
+          "stmxcsr Md sse",
+          "",
+          "",
+          "",
+          "clflush Mb sse2",
+        ],
+        reg: ["", "", "", "", "", "lfence sse2", "mfence sse2", "sfence sse"],
       },
     },
   ],
@@ -572,17 +641,25 @@ TWO_BYTE.push(
   [0xbf, "movsx Gv,Ew"],
   [0xc0, "xadd Eb,Gb lock"],
   [0xc1, "xadd Ev,Gv lock"],
-  [0xc2, { np: "cmpps Vx,Wx,Ib", "66": "cmppd Vx,Wx,Ib", F3: "cmpss Vx,Wd,Ib", F2: "cmpsd Vx,Wq,Ib" }],
-  [0xc3, { np: "movnti Md,Gd" }],
-  [0xc4, { np: "pinsrw Pq,Edw,Ib", "66": "pinsrw Vx,Edw,Ib" }],
-  [0xc5, { np: "pextrw Gd,Nq,Ib", "66": "pextrw Gd,Ux,Ib" }],
-  [0xc6, { np: "shufps Vx,Wx,Ib", "66": "shufpd Vx,Wx,Ib" }],
+  [
+    0xc2,
+    {
+      np: "cmpps Vx,Wx,Ib sse",
+      "66": "cmppd Vx,Wx,Ib sse2",
+      F3: "cmpss Vx,Wd,Ib sse",
+      F2: "cmpsd Vx,Wq,Ib sse2",
+    },
+  ],
+  [0xc3, { np: "movnti Md,Gd sse2" }],
+  [0xc4, { np: "pinsrw Pq,Edw,Ib sse", "66": "pinsrw Vx,Edw,Ib sse2" }],
+  [0xc5, { np: "pextrw Gd,Nq,Ib sse", "66": "pextrw Gd,Ux,Ib sse2" }],
+  [0xc6, { np: "shufps Vx,Wx,Ib sse", "66": "shufpd Vx,Wx,Ib sse2" }],
   [0xc7, ["", "cmpxchg8b Mq lock", "", "", "", "", "", ""]],
-  [0xd6, { "66": "movq Wq,Vx", F3: "movq2dq Vx,Nq", F2: "movdq2q Pq,Ux" }],
-  [0xd7, { np: "pmovmskb Gd,Nq", "66": "pmovmskb Gd,Ux" }],
-  [0xe6, { "66": "cvttpd2dq Vx,Wx", F3: "cvtdq2pd Vx,Wq", F2: "cvtpd2dq Vx,Wx" }],
-  [0xe7, { np: "movntq Mq,Pq", "66": "movntdq Mdq,Vx" }],
-  [0xf7, { np: "maskmovq Mdiq,Pq,Nq", "66": "maskmovdqu Mdidq,Vx,Ux" }],
+  [0xd6, { "66": "movq Wq,Vx sse2", F3: "movq2dq Vx,Nq sse2", F2: "movdq2q Pq,Ux sse2" }],
+  [0xd7, { np: "pmovmskb Gd,Nq sse", "66": "pmovmskb Gd,Ux sse2" }],
+  [0xe6, { "66": "cvttpd2dq Vx,Wx sse2", F3: "cvtdq2pd Vx,Wq sse2", F2: "cvtpd2dq Vx,Wx sse2" }],
+  [0xe7, { np: "movntq Mq,Pq sse", "66": "movntdq Mdq,Vx sse2" }],
+  [0xf7, { np: "maskmovq Mdiq,Pq,Nq sse", "66": "maskmovdqu Mdidq,Vx,Ux sse2" }],
   [0xff, "ud0 Gv,Ev ud"],
 );
 
@@ -634,6 +711,10 @@ function leafAttributes(spec: string, mandatory: boolean): { attributes: number;
     else if (token === "ud") value |= RAISES_UD;
     else if (token === "undefined") value |= UNDEFINED;
     else if (token === "asize") value |= MNEMONIC_BY_ADDRESS_SIZE;
+    else if (token === "mmx") value |= EXT_MMX;
+    else if (token === "fxsr") value |= EXT_FXSR;
+    else if (token === "sse") value |= EXT_SSE;
+    else if (token === "sse2") value |= EXT_SSE2;
     else if (t === 1) {
       for (const name of token.split(",")) {
         const code = operandKindCode(name);
@@ -656,7 +737,18 @@ function leafAttributes(spec: string, mandatory: boolean): { attributes: number;
       if (count > 4) throw new Error(`more than four operands: ${spec}`);
     } else throw new Error(`bad opcode spec "${spec}"`);
   }
+  if ((value & ALL_EXTENSIONS) === 0 && usesSimdRegisters(packed)) throw new Error(`no extension: ${spec}`);
   return { attributes: value | (immediateKind(immediates, spec) << IMM_SHIFT), operands: packed >>> 0 };
+}
+
+function usesSimdRegisters(packed: number): boolean {
+  for (let n = 0; n < 4; n++) {
+    const file = OPERAND_KINDS[(packed >>> (8 * n)) & 0xff].registerFile;
+    if (OPERAND_KINDS[(packed >>> (8 * n)) & 0xff].location !== 0 && (file === REG_MMX || file === REG_XMM)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 function immediateKind(immediates: string, spec: string): number {
