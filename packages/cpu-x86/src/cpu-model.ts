@@ -38,6 +38,8 @@ export interface CpuModel {
   readonly featuresEdx: number;
   /** CPUID.1:ECX. */
   readonly featuresEcx: number;
+  /** CPUID.80000001h:EDX (NX is bit 20). Absent: no extended features. */
+  readonly extendedFeaturesEdx?: number;
   /** The processor brand string (CPUID 0x80000002-4), at most 48 characters. */
   readonly brand: string;
   /** Physical address width in bits: 20 on the 8086 (wraps at 1 MiB), 24 on the 80286, 32 or 36 later. */
@@ -239,6 +241,9 @@ export function cpuid(model: CpuModel, leaf: number, _subleaf: number, out: Int3
       return;
     case 0x80000000:
       out[0] = 0x80000004 | 0;
+      return;
+    case 0x80000001:
+      out[3] = model.extendedFeaturesEdx ?? 0;
       return;
     case 0x80000002:
     case 0x80000003:

@@ -4,6 +4,8 @@ import { type DecodeProfile, decodeProfileFor } from "./decode-profile.js";
 import { type CodeSource, DECODE_OK, decode, Instruction, NO_REG } from "./decoder.js";
 import { execute } from "./execute.js";
 import { Flags, SIZE8, SIZE16, SIZE32 } from "./flags.js";
+import { deliverProtected, SOURCE_EXTERNAL, SOURCE_SOFTWARE } from "./interrupts-protected.js";
+import { MsrFile } from "./msr.js";
 import {
   CR0_ET,
   CR0_PE,
@@ -13,11 +15,17 @@ import {
   EXC_SS,
   EXC_UD,
   FLAG_AC,
+  FLAG_ID,
   FLAG_IF,
   FLAG_RF,
   FLAG_TF,
+  FLAG_VIF,
+  FLAG_VIP,
+  FLAG_VM,
   SS,
 } from "./registers.js";
+import { loadDataSegmentProtected } from "./segment-load.js";
+import { checkIoPermission } from "./system-instructions.js";
 
 /** Why Cpu.run() returned. */
 export const STOP_NONE = 0;
@@ -42,6 +50,11 @@ export const ACCESS_MMIO = 1;
 
 /** Thrown (as this constant, so nothing is allocated) to abandon the current instruction. */
 const ABORT = { abort: true } as const;
+
+/** Bits of Cpu.segChecks. */
+const SEGMENT_UNUSABLE = 1;
+const SEGMENT_READ_ONLY = 2;
+const SEGMENT_EXPAND_DOWN = 4;
 
 const TLB_BITS = 10;
 const TLB_SIZE = 1 << TLB_BITS;
@@ -100,6 +113,36 @@ export class Cpu implements CodeSource {
   /** Time-stamp counter, as hi/lo halves. */
   tscLow = 0;
   tscHigh = 0;
+  /** Current privilege level: CS.RPL in protected mode, 3 in virtual-8086 mode, 0 in real mode. */
+  cpl = 0;
+  /** LDTR and TR with their hidden caches. */
+  ldtSelector = 0;
+  ldtBase = 0;
+  ldtLimit = 0xffff;
+  trSelector = 0;
+  trBase = 0;
+  trLimit = 0xffff;
+  trAttributes = 0x8b;
+  efer = 0;
+  /** EFER bits WRMSR may set: NXE when the model has NX. */
+  readonly eferWritableMask: number;
+  readonly msrs = new MsrFile();
+  /**
+   * The time-stamp counter is the instruction count plus this offset (a deterministic virtual
+   * clock; WRMSR to the TSC moves the offset). Kept as a double: exact far beyond 2^32.
+   */
+  private tscOffset = 0;
+  /** The descriptor most recently read by fetchDescriptor (two 32-bit words). */
+  descriptorLow = 0;
+  descriptorHigh = 0;
+  /** Scratch space for call-gate parameters and task-switch state (no allocation per transfer). */
+  readonly scratchParameters = new Int32Array(32);
+  readonly scratchTaskState = new Int32Array(18);
+  /**
+   * Per segment: nonzero when accesses need more than the plain limit check (a null selector, an
+   * expand-down segment, a segment that may not be written). Keeps the common path one compare.
+   */
+  readonly segChecks = new Uint8Array(6);
 
   halted = false;
   /** Code segment default size (CS.D) and the instruction-pointer mask it implies. */
@@ -159,6 +202,7 @@ export class Cpu implements CodeSource {
     this.model = options.model ?? CPU_MODEL_P6;
     this.decodeProfile = decodeProfileFor(this.model);
     this.flags.fixedOne = this.model.flagsFixedOne;
+    this.eferWritableMask = ((this.model.extendedFeaturesEdx ?? 0) & (1 << 20)) !== 0 ? 1 << 11 : 0;
     this.addressMask = this.model.physicalAddressBits >= 32 ? -1 : (1 << this.model.physicalAddressBits) - 1;
     for (let i = 0; i < MAX_QUEUED_WRITES; i++) {
       this.queuedWrites.push({ kind: 0, address: 0, size: 0, write: true, value: 0 });
@@ -185,6 +229,15 @@ export class Cpu implements CodeSource {
     this.halted = false;
     this.pendingInterrupt = -1;
     this.interruptShadow = false;
+    this.cpl = 0;
+    this.ldtSelector = this.ldtBase = 0;
+    this.ldtLimit = 0xffff;
+    this.trSelector = this.trBase = 0;
+    this.trLimit = 0xffff;
+    this.trAttributes = 0x8b;
+    this.efer = 0;
+    this.msrs.reset();
+    this.segChecks.fill(0);
     this.updateCodeMode();
     this.flushTlb();
   }
@@ -199,17 +252,113 @@ export class Cpu implements CodeSource {
     }
   }
 
-  /** Loads a segment register as the current mode requires (protected-mode descriptors: later). */
+  /**
+   * Loads a data or stack segment register (MOV, POP, LDS...) as the current mode requires: real and
+   * virtual-8086 mode compute the base from the selector, protected mode loads and checks a
+   * descriptor. CS changes only through far transfers (see far-transfer.ts) or in real mode here.
+   */
   loadSegment(segment: number, selector: number): void {
-    if ((this.cr0 & CR0_PE) !== 0) {
-      this.fail("protected-mode segment loads are not implemented yet");
+    if ((this.cr0 & CR0_PE) === 0) {
+      this.loadRealModeSegment(segment, selector);
+      if (segment === CS) this.updateCodeMode();
+    } else if ((this.flags.bits & FLAG_VM) !== 0) {
+      this.loadVirtual8086Segment(segment, selector);
+      if (segment === CS) this.updateCodeMode();
+    } else if (segment === CS) {
+      this.raise(EXC_UD);
+    } else {
+      loadDataSegmentProtected(this, segment, selector);
     }
-    this.loadRealModeSegment(segment, selector);
-    if (segment === CS) this.updateCodeMode();
-    else if (segment === SS) {
+    if (segment === SS) {
       this.stack32 = (this.segAttributes[SS] & 0x4000) !== 0;
       this.interruptShadow = true;
     }
+  }
+
+  /** Virtual-8086 segment load: base = selector * 16, a 64 KiB writable segment at privilege 3. */
+  loadVirtual8086Segment(segment: number, selector: number): void {
+    this.segSelector[segment] = selector;
+    this.segBase[segment] = (selector & 0xffff) << 4;
+    this.segLimit[segment] = 0xffff;
+    this.segAttributes[segment] = segment === CS ? 0xfb : 0xf3;
+    this.segChecks[segment] = 0;
+  }
+
+  /** Recomputes which extra checks accesses through `segment` need (after a descriptor load). */
+  updateSegmentChecks(segment: number): void {
+    const attributes = this.segAttributes[segment];
+    let checks = 0;
+    if ((attributes & 0x80) === 0) checks |= SEGMENT_UNUSABLE;
+    else if ((attributes & 0x10) !== 0) {
+      if ((attributes & 8) !== 0)
+        checks |= SEGMENT_READ_ONLY; // code is never writable
+      else {
+        if ((attributes & 2) === 0) checks |= SEGMENT_READ_ONLY;
+        if ((attributes & 4) !== 0) checks |= SEGMENT_EXPAND_DOWN;
+      }
+    }
+    this.segChecks[segment] = checks;
+  }
+
+  /** EDX:EAX = the time-stamp counter. */
+  readTimeStampCounter(): void {
+    const tsc = this.instructionCount + this.tscOffset;
+    this.regs[0] = (tsc % 0x100000000) | 0;
+    this.regs[2] = Math.floor(tsc / 0x100000000) | 0;
+  }
+
+  writeTimeStampCounter(low: number, high: number): void {
+    this.tscOffset = (high >>> 0) * 0x100000000 + (low >>> 0) - this.instructionCount;
+  }
+
+  setEfer(value: number): void {
+    this.efer = value;
+    this.flushTlb();
+  }
+
+  /** Sets CR3 (the page-directory base); non-global translations are dropped. */
+  setCr3(value: number): void {
+    this.cr3 = value;
+    this.flushTlb();
+  }
+
+  /** What IRET and POPF may change in EFLAGS depends on the privilege the instruction ran at. */
+  setFlagsForIret(value: number, bytes: number, cpl: number): void {
+    const current = this.flags.get();
+    const iopl = (current >> 12) & 3;
+    let mask = 0x4dd5 | FLAG_TF | 0x400; // CF PF AF ZF SF DF OF NT, TF, DF
+    if (bytes === 4) mask |= FLAG_RF | FLAG_AC | FLAG_ID;
+    if (cpl <= iopl) mask |= FLAG_IF;
+    if (cpl === 0) {
+      mask |= 0x3000; // IOPL
+      if (bytes === 4) mask |= FLAG_VIF | FLAG_VIP | FLAG_VM;
+    }
+    if (bytes === 2) mask &= 0xffff;
+    this.flags.load((current & ~mask) | (value & mask));
+  }
+
+  /** A copy of SS, the stack pointer and the CPL, to undo a stack switch when delivery faults. */
+  saveStackState(): number[] {
+    return [
+      this.segSelector[SS],
+      this.segBase[SS],
+      this.segLimit[SS],
+      this.segAttributes[SS],
+      this.segChecks[SS],
+      this.regs[4],
+      this.cpl,
+    ];
+  }
+
+  restoreStackState(saved: number[]): void {
+    this.segSelector[SS] = saved[0];
+    this.segBase[SS] = saved[1];
+    this.segLimit[SS] = saved[2];
+    this.segAttributes[SS] = saved[3];
+    this.segChecks[SS] = saved[4];
+    this.regs[4] = saved[5];
+    this.cpl = saved[6];
+    this.stack32 = (this.segAttributes[SS] & 0x4000) !== 0;
   }
 
   updateCodeMode(): void {
@@ -409,8 +558,11 @@ export class Cpu implements CodeSource {
   }
 
   /** Enters the handler for `vector` (real mode: through the IVT). EIP is the return address. */
-  deliverInterrupt(vector: number, _errorCode: number): void {
-    if ((this.cr0 & CR0_PE) !== 0) this.fail("protected-mode interrupt delivery is not implemented yet");
+  deliverInterrupt(vector: number, errorCode: number, software = false): void {
+    if ((this.cr0 & CR0_PE) !== 0) {
+      deliverProtected(this, vector, errorCode, software ? SOURCE_SOFTWARE : SOURCE_EXTERNAL);
+      return;
+    }
     const entry = vector * 4;
     if (entry + 3 > this.idtLimit) this.raise(EXC_GP, vector * 8 + 2);
     const offset = this.readLinear16((this.idtBase + entry) | 0);
@@ -509,8 +661,37 @@ export class Cpu implements CodeSource {
     return this.readLinear32(this.linear(segment, offset, 4));
   }
 
+  /** The linear address for a write: like linear(), and the segment must be writable. */
+  linearForWrite(segment: number, offset: number, size: number): number {
+    if (this.segChecks[segment] !== 0) return this.linearChecked(segment, offset, size, true);
+    return this.linear(segment, offset, size);
+  }
+
+  /**
+   * The slow path of segment checks: unusable (null) segments, expand-down limits, and writes to
+   * read-only segments (protected mode only: real mode does not check access rights).
+   */
+  private linearChecked(segment: number, offset: number, size: number, write: boolean): number {
+    const checks = this.segChecks[segment];
+    const fault = segment === SS ? EXC_SS : EXC_GP;
+    // Real mode checks only limits: the access rights left in a cache by protected mode do not apply.
+    const protectedMode = (this.cr0 & CR0_PE) !== 0;
+    if ((checks & SEGMENT_UNUSABLE) !== 0 && protectedMode) this.raise(fault, 0);
+    if (write && (checks & SEGMENT_READ_ONLY) !== 0 && protectedMode) this.raise(EXC_GP, 0);
+    const first = offset >>> 0;
+    const last = first + size - 1;
+    if ((checks & SEGMENT_EXPAND_DOWN) !== 0) {
+      // Valid offsets lie above the limit, up to 64 KiB or 4 GiB by the B bit.
+      const upper = (this.segAttributes[segment] & 0x4000) !== 0 ? 0xffffffff : 0xffff;
+      if (first <= this.segLimit[segment] >>> 0 || last > upper) this.raise(fault, 0);
+    } else if (last > this.segLimit[segment] >>> 0) {
+      this.raise(fault, 0);
+    }
+    return (this.segBase[segment] + offset) | 0;
+  }
+
   write8(segment: number, offset: number, value: number): void {
-    this.writeLinear8(this.linear(segment, offset, 1), value);
+    this.writeLinear8(this.linearForWrite(segment, offset, 1), value);
   }
 
   write16(segment: number, offset: number, value: number): void {
@@ -521,16 +702,17 @@ export class Cpu implements CodeSource {
       this.write8(segment, (offset + 1) & 0xffff, value >> 8);
       return;
     }
-    this.writeLinear16(this.linear(segment, offset, 2), value);
+    this.writeLinear16(this.linearForWrite(segment, offset, 2), value);
   }
 
   write32(segment: number, offset: number, value: number): void {
-    this.writeLinear32(this.linear(segment, offset, 4), value);
+    this.writeLinear32(this.linearForWrite(segment, offset, 4), value);
   }
 
   /** Segment base + offset, after the limit check (#SS for the stack segment, #GP otherwise). */
   linear(segment: number, offset: number, size: number): number {
     const last = (offset >>> 0) + size - 1;
+    if (this.segChecks[segment] !== 0) return this.linearChecked(segment, offset, size, false);
     if (last > this.segLimit[segment] >>> 0) {
       if (this.model.wrapSegmentOffsets) return (this.segBase[segment] + (offset & 0xffff)) | 0;
       this.raise(segment === SS && !this.model.segmentOverrunIsGp ? EXC_SS : EXC_GP, 0);
@@ -556,6 +738,34 @@ export class Cpu implements CodeSource {
 
   // ---------------------------------------------------------------------------------------------
   // Linear memory: the page cache, with MMIO for addresses that are not RAM.
+
+  /**
+   * Accesses the CPU makes for itself (descriptor tables, the TSS): always with supervisor rights,
+   * whatever the CPL, once paging checks privilege.
+   */
+  readLinearSystem8(linear: number): number {
+    return this.readLinear8(linear);
+  }
+
+  readLinearSystem16(linear: number): number {
+    return this.readLinear16(linear);
+  }
+
+  readLinearSystem32(linear: number): number {
+    return this.readLinear32(linear);
+  }
+
+  writeLinearSystem8(linear: number, value: number): void {
+    this.writeLinear8(linear, value);
+  }
+
+  writeLinearSystem16(linear: number, value: number): void {
+    this.writeLinear16(linear, value);
+  }
+
+  writeLinearSystem32(linear: number, value: number): void {
+    this.writeLinear32(linear, value);
+  }
 
   readLinear8(linear: number): number {
     const page = linear >>> 12;
@@ -667,10 +877,12 @@ export class Cpu implements CodeSource {
   // Host accesses: port I/O and MMIO.
 
   ioRead(port: number, size: number): number {
+    checkIoPermission(this, port & 0xffff, size);
     return this.hostRead(ACCESS_IO, port & 0xffff, size);
   }
 
   ioWrite(port: number, size: number, value: number): void {
+    checkIoPermission(this, port & 0xffff, size);
     this.hostWrite(
       ACCESS_IO,
       port & 0xffff,

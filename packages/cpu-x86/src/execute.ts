@@ -17,6 +17,13 @@ import {
 import type { Cpu } from "./cpu.js";
 import { cpuid } from "./cpu-model.js";
 import type { Instruction } from "./decoder.js";
+import {
+  callFarProtected,
+  iretProtected,
+  isProtected,
+  jumpFarProtected,
+  returnFarProtected,
+} from "./far-transfer.js";
 import { CC_LOGIC, parity, SIZE8, SIZE16, SIZE32 } from "./flags.js";
 import {
   CR0_EM,
@@ -66,6 +73,18 @@ import {
   STRING_STOS,
   stringInstruction,
 } from "./string-ops.js";
+import {
+  arpl,
+  checkInterruptFlagAccess,
+  checkVirtual8086Iopl,
+  group6,
+  loadAccessRightsOrLimit,
+  rdmsr,
+  requirePrivilege0,
+  sysenter,
+  sysexit,
+  wrmsr,
+} from "./system-instructions.js";
 
 /** Executes one decoded instruction. EIP already points past it. */
 export function execute(cpu: Cpu, insn: Instruction): void {
@@ -168,8 +187,7 @@ function executeOneByte(cpu: Cpu, insn: Instruction, op: number): void {
       bound(cpu, insn, size);
       return;
     case 0x63: // ARPL: not recognised in real and virtual-8086 mode
-      if ((cpu.cr0 & CR0_PE) === 0) cpu.undefinedOpcode();
-      cpu.fail("ARPL in protected mode is not implemented yet");
+      arpl(cpu, insn);
       return;
     case 0x68:
     case 0x6a:
@@ -265,12 +283,24 @@ function executeOneByte(cpu: Cpu, insn: Instruction, op: number): void {
       if ((cpu.cr0 & (CR0_MP | CR0_TS)) === (CR0_MP | CR0_TS)) cpu.raise(EXC_NM);
       return;
     case 0x9c: {
+      checkVirtual8086Iopl(cpu);
       const flags = cpu.flags.get() & ~(FLAG_VM | FLAG_RF);
       push(cpu, size, flags);
       return;
     }
     case 0x9d: {
+      checkVirtual8086Iopl(cpu);
       const value = pop(cpu, size);
+      if ((cpu.cr0 & CR0_PE) !== 0) {
+        // Protected mode: IF only at CPL <= IOPL, IOPL only at CPL 0; VM, VIP, VIF never.
+        cpu.setFlagsForIret(
+          value & ~(FLAG_VM | FLAG_VIP | FLAG_VIF | FLAG_RF),
+          size === SIZE32 ? 4 : 2,
+          cpu.cpl,
+        );
+        if (size === SIZE32) cpu.flags.bits &= ~FLAG_RF;
+        return;
+      }
       const writable = cpu.model.realModeWritableFlags;
       const mask = size === SIZE32 ? writable : writable & 0xffff;
       cpu.flags.load((cpu.flags.get() & ~mask) | (value & mask));
@@ -369,13 +399,14 @@ function executeOneByte(cpu: Cpu, insn: Instruction, op: number): void {
       returnFar(cpu, size, op === 0xca ? insn.immediate : 0);
       return;
     case 0xcc:
-      cpu.deliverInterrupt(EXC_BP, -1);
+      cpu.deliverInterrupt(EXC_BP, -1, true);
       return;
     case 0xcd:
-      cpu.deliverInterrupt(insn.immediate & 0xff, -1);
+      checkVirtual8086Iopl(cpu);
+      cpu.deliverInterrupt(insn.immediate & 0xff, -1, true);
       return;
     case 0xce:
-      if (cpu.flags.of()) cpu.deliverInterrupt(EXC_OF, -1);
+      if (cpu.flags.of()) cpu.deliverInterrupt(EXC_OF, -1, true);
       return;
     case 0xcf:
       iret(cpu, size);
@@ -464,8 +495,7 @@ function executeOneByte(cpu: Cpu, insn: Instruction, op: number): void {
       cpu.deliverInterrupt(EXC_DB, -1);
       return;
     case 0xf4:
-      if ((cpu.cr0 & CR0_PE) !== 0)
-        cpu.fail("HLT in protected mode needs privilege checks (not implemented)");
+      requirePrivilege0(cpu);
       cpu.halted = true;
       return;
     case 0xf5:
@@ -480,10 +510,12 @@ function executeOneByte(cpu: Cpu, insn: Instruction, op: number): void {
       cpu.flags.setArith(FLAG_CF, op & 1);
       return;
     case 0xfa:
+      checkInterruptFlagAccess(cpu);
       cpu.flags.bits &= ~FLAG_IF;
       return;
     case 0xfb:
       // STI: interrupts stay blocked until after the next instruction.
+      checkInterruptFlagAccess(cpu);
       if ((cpu.flags.bits & FLAG_IF) === 0) cpu.interruptShadow = true;
       cpu.flags.bits |= FLAG_IF;
       return;
@@ -526,20 +558,24 @@ function executeTwoByte(cpu: Cpu, insn: Instruction, op: number): void {
     return;
   }
   switch (op) {
-    case 0x00: // group 6: LLDT/LTR/VERR/... are not recognised in real mode
+    case 0x00: // group 6: SLDT/STR/LLDT/LTR/VERR/VERW, not recognised in real mode
+      group6(cpu, insn);
+      return;
     case 0x02:
     case 0x03:
-      if ((cpu.cr0 & CR0_PE) === 0 || (cpu.flags.bits & FLAG_VM) !== 0) cpu.undefinedOpcode();
-      cpu.fail("protected-mode descriptor instructions are not implemented yet");
+      loadAccessRightsOrLimit(cpu, insn, op === 0x03);
       return;
     case 0x01:
       group7(cpu, insn, size);
       return;
     case 0x06:
+      requirePrivilege0(cpu);
       cpu.cr0 &= ~CR0_TS;
       return;
     case 0x08:
     case 0x09:
+      requirePrivilege0(cpu);
+      return;
     case 0x0d:
     case 0x18:
     case 0x19:
@@ -552,9 +588,11 @@ function executeTwoByte(cpu: Cpu, insn: Instruction, op: number): void {
       // INVD/WBINVD (no caches are modelled) and hint NOPs: the operand is not accessed.
       return;
     case 0x20:
+      requirePrivilege0(cpu);
       cpu.regs[insn.rm] = readControlRegister(cpu, insn.reg);
       return;
     case 0x22:
+      requirePrivilege0(cpu);
       writeControlRegister(cpu, insn.reg, cpu.regs[insn.rm]);
       return;
     case 0x21:
@@ -562,16 +600,22 @@ function executeTwoByte(cpu: Cpu, insn: Instruction, op: number): void {
       cpu.fail("debug registers are not implemented yet");
       return;
     case 0x30:
+      wrmsr(cpu);
+      return;
     case 0x32:
-      // No model-specific registers exist yet: every MSR access raises #GP, as for an unknown MSR.
-      cpu.raise(EXC_GP, 0);
+      rdmsr(cpu);
       return;
-    case 0x31: {
-      const count = cpu.instructionCount;
-      cpu.regs[EAX] = (count % 0x100000000) | 0;
-      cpu.regs[EDX] = Math.floor(count / 0x100000000) | 0;
+    case 0x31:
+      // CR4.TSD restricts RDTSC to CPL 0.
+      if ((cpu.cr4 & 4) !== 0) requirePrivilege0(cpu);
+      cpu.readTimeStampCounter();
       return;
-    }
+    case 0x34:
+      sysenter(cpu);
+      return;
+    case 0x35:
+      sysexit(cpu);
+      return;
     case 0xa0:
     case 0xa8:
       pushSegment(cpu, size, op === 0xa0 ? FS : GS);
@@ -1181,11 +1225,19 @@ function setBranchTarget(cpu: Cpu, target: number): void {
 }
 
 function jumpFar(cpu: Cpu, selector: number, offset: number): void {
+  if (isProtected(cpu)) {
+    jumpFarProtected(cpu, selector, offset);
+    return;
+  }
   cpu.loadSegment(CS, selector);
   cpu.eip = offset;
 }
 
 function callFar(cpu: Cpu, size: number, selector: number, offset: number): void {
+  if (isProtected(cpu)) {
+    callFarProtected(cpu, size, selector, offset);
+    return;
+  }
   const bytes = size === SIZE32 ? 4 : 2;
   const mask = cpu.stack32 ? -1 : 0xffff;
   const sp = cpu.getStackPointer();
@@ -1204,6 +1256,10 @@ function callFar(cpu: Cpu, size: number, selector: number, offset: number): void
 }
 
 function returnFar(cpu: Cpu, size: number, release: number): void {
+  if (isProtected(cpu)) {
+    returnFarProtected(cpu, size, release);
+    return;
+  }
   const bytes = size === SIZE32 ? 4 : 2;
   const sp = cpu.getStackPointer();
   const mask = cpu.stack32 ? -1 : 0xffff;
@@ -1215,7 +1271,26 @@ function returnFar(cpu: Cpu, size: number, release: number): void {
 }
 
 function iret(cpu: Cpu, size: number): void {
-  if ((cpu.cr0 & CR0_PE) !== 0) cpu.fail("protected-mode IRET is not implemented yet");
+  if (isProtected(cpu)) {
+    iretProtected(cpu, size);
+    return;
+  }
+  if ((cpu.flags.bits & FLAG_VM) !== 0) {
+    // Virtual-8086 mode (IOPL 3): a real-mode style IRET that cannot change IOPL or leave the mode.
+    checkVirtual8086Iopl(cpu);
+    const bytes = size === SIZE32 ? 4 : 2;
+    const sp = cpu.getStackPointer();
+    const mask = cpu.stack32 ? -1 : 0xffff;
+    const offset = bytes === 4 ? cpu.read32(SS, sp) : cpu.read16(SS, sp);
+    const selector = cpu.read16(SS, (sp + bytes) & mask);
+    const flags =
+      bytes === 4 ? cpu.read32(SS, (sp + 2 * bytes) & mask) : cpu.read16(SS, (sp + 2 * bytes) & mask);
+    cpu.loadSegment(CS, selector);
+    cpu.eip = offset & 0xffff;
+    cpu.setFlagsForIret(flags, bytes, 3);
+    cpu.setStackPointer(sp + 3 * bytes);
+    return;
+  }
   const bytes = size === SIZE32 ? 4 : 2;
   const sp = cpu.getStackPointer();
   const mask = cpu.stack32 ? -1 : 0xffff;
@@ -1262,6 +1337,7 @@ function group7(cpu: Cpu, insn: Instruction, size: number): void {
     case 3: {
       // LIDT
       if (insn.mod === 3) cpu.undefinedOpcode();
+      requirePrivilege0(cpu);
       const offset = cpu.effectiveAddress(insn);
       const limit = cpu.read16(insn.segment, offset);
       let base = cpu.read32(insn.segment, (offset + 2) & addressMask(insn));
@@ -1281,12 +1357,14 @@ function group7(cpu: Cpu, insn: Instruction, size: number): void {
       return;
     case 6: {
       // LMSW: loads PE, MP, EM, TS; it can set PE but never clear it.
+      requirePrivilege0(cpu);
       const value = cpu.readModrm(insn, SIZE16) & 0xf;
       writeControlRegister(cpu, 0, (cpu.cr0 & ~0xe) | value | (cpu.cr0 & CR0_PE));
       return;
     }
     case 7: // INVLPG
       if (insn.mod === 3) cpu.undefinedOpcode();
+      requirePrivilege0(cpu);
       cpu.flushTlb();
       return;
     default:
@@ -1315,14 +1393,14 @@ function writeControlRegister(cpu: Cpu, n: number, value: number): void {
       if ((value & CR0_PG) !== 0 && (value & CR0_PE) === 0) cpu.raise(EXC_GP, 0);
       if ((value & CR0_PG) !== 0) cpu.fail("paging is not implemented yet");
       cpu.cr0 = value | 0x10; // ET is fixed to 1 on P6
+      if ((value & CR0_PE) === 0) cpu.cpl = 0;
       cpu.flushTlb();
       return;
     case 2:
       cpu.cr2 = value;
       return;
     case 3:
-      cpu.cr3 = value;
-      cpu.flushTlb();
+      cpu.setCr3(value);
       return;
     case 4:
       cpu.cr4 = value;

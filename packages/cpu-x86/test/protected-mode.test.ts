@@ -1,0 +1,288 @@
+// Protected mode end to end: programs assembled with GNU as enter protected mode from real mode and
+// exercise descriptors, privilege checks, gates, IRET to ring 3, task switches and SYSENTER.
+import { PhysicalMemory } from "@tsvmm/ept";
+import { describe, expect, it } from "vitest";
+import { Cpu, STOP_HLT, STOP_IO } from "../src/index.js";
+import { assemble, assemblerMissing } from "./assemble.js";
+
+if (assemblerMissing) console.log(`protected-mode tests skipped: ${assemblerMissing}`);
+
+const ORIGIN = 0x1000;
+const RESULT = 0x500; // handlers store the vector here and the error code at +4
+const ERROR_CODE_VECTORS = new Set([8, 10, 11, 12, 13, 14, 17]);
+const HANDLED = [0, 6, 8, 10, 11, 12, 13, 14];
+
+function idt(): string {
+  const lines: string[] = [];
+  for (let v = 0; v <= 0x81; v++) {
+    if (HANDLED.includes(v)) lines.push(`.word h_${v}, 0x08; .byte 0, 0x8e; .word 0`);
+    else if (v === 0x80)
+      lines.push(".word h_int80, 0x08; .byte 0, 0xef; .word 0"); // trap gate, DPL 3
+    else if (v === 0x81)
+      lines.push(".word h_int80, 0x08; .byte 0, 0x8e; .word 0"); // DPL 0
+    else lines.push(".quad 0");
+  }
+  return lines.join("\n");
+}
+
+function handlers(): string {
+  return HANDLED.map(
+    (v) =>
+      `h_${v}:\n${ERROR_CODE_VECTORS.has(v) ? "  pop dword ptr ss:[0x504]\n" : ""}  mov dword ptr ss:[0x500], ${v}\n  hlt`,
+  ).join("\n");
+}
+
+/** Enters protected mode (flat ring-0 segments, IDT, TR) and runs `body` in 32-bit code. */
+function program(body: string, extra = ""): string {
+  return `
+.weak gate_target, task2
+.globl _start
+.code16
+_start:
+  cli
+  xor ax, ax
+  mov ds, ax
+  lgdt [gdtr]
+  lidt [idtr]
+  mov eax, cr0
+  or eax, 1
+  mov cr0, eax
+  .byte 0x66, 0xea
+  .long pm
+  .word 0x08
+.code32
+pm:
+  mov ax, 0x10
+  mov ds, ax
+  mov es, ax
+  mov fs, ax
+  mov gs, ax
+  mov ss, ax
+  mov esp, 0x8000
+  mov ax, 0x28
+  ltr ax
+  mov dword ptr [0x500], 0xffffffff
+  mov dword ptr [0x504], 0xffffffff
+${body}
+  hlt
+${handlers()}
+h_int80:
+  mov ecx, esp
+  mov dword ptr ss:[0x500], 0x80
+  hlt
+${extra}
+.align 8
+gdt:
+  .quad 0
+  .word 0xffff, 0; .byte 0, 0x9a, 0xcf, 0   /* 0x08 code, ring 0 */
+  .word 0xffff, 0; .byte 0, 0x92, 0xcf, 0   /* 0x10 data, ring 0 */
+  .word 0xffff, 0; .byte 0, 0xfa, 0xcf, 0   /* 0x18 code, ring 3 */
+  .word 0xffff, 0; .byte 0, 0xf2, 0xcf, 0   /* 0x20 data, ring 3 */
+  .word tss_end - tss - 1, tss; .byte 0, 0x89, 0, 0   /* 0x28 TSS */
+  .word 0x0fff, 0; .byte 0x02, 0x92, 0x40, 0  /* 0x30 data at 0x20000, limit 0xfff */
+  .word gate_target, 0x08; .byte 1, 0xec; .word 0  /* 0x38 call gate, DPL 3, one parameter */
+  .word tss2_end - tss2 - 1, tss2; .byte 0, 0x89, 0, 0  /* 0x40 second TSS */
+  .word 0xffff, 0; .byte 0, 0x90, 0xcf, 0   /* 0x48 read-only data */
+  .word 0x0fff, 0; .byte 0, 0x96, 0x40, 0   /* 0x50 expand-down data, limit 0xfff */
+  .word 0xffff, 0; .byte 0, 0x12, 0xcf, 0   /* 0x58 not present */
+gdt_end:
+gdtr: .word gdt_end - gdt - 1; .long gdt
+idtr: .word idt_end - idt - 1; .long idt
+.align 8
+idt:
+${idt()}
+idt_end:
+.align 4
+tss:
+  .long 0, 0x7000, 0x10      /* link, ESP0, SS0 */
+  .fill 22, 4, 0
+  .word 0, 104               /* T, I/O map base */
+  .fill 16, 1, 0             /* ports 0x00-0x7f allowed */
+  .byte 0x02                 /* ports 0x80-0x87: 0x81 denied */
+  .fill 111, 1, 0
+  .byte 0xff
+tss_end:
+.align 4
+tss2:
+  .long 0, 0x7000, 0x10, 0, 0, 0, 0, 0   /* link, ESP0, SS0, ESP1, SS1, ESP2, SS2, CR3 */
+  .long task2, 0x2                        /* EIP, EFLAGS */
+  .long 0, 0, 0, 0, 0x5000, 0, 0, 0       /* EAX ECX EDX EBX ESP EBP ESI EDI */
+  .long 0x10, 0x08, 0x10, 0x10, 0x10, 0x10, 0   /* ES CS SS DS FS GS LDT */
+  .word 0, 104
+tss2_end:
+`;
+}
+
+/** Runs `body` (and `extra` code) until HLT; returns the CPU and memory. */
+function run(
+  body: string,
+  extra = "",
+  setup?: (cpu: Cpu) => void,
+): { cpu: Cpu; memory: PhysicalMemory; stop: number } {
+  const memory = new PhysicalMemory();
+  memory.setUserMemoryRegion({ slot: 0, guestPhysAddr: 0, memorySize: 0x100000 });
+  memory.write(ORIGIN, assemble(program(body, extra), ORIGIN));
+  const cpu = new Cpu(memory);
+  cpu.loadSegment(1, 0);
+  cpu.eip = ORIGIN;
+  setup?.(cpu);
+  const stop = cpu.run(100_000);
+  return { cpu, memory, stop };
+}
+
+function exception(memory: PhysicalMemory): { vector: number; errorCode: number } {
+  return { vector: memory.readU32(RESULT) | 0, errorCode: memory.readU32(RESULT + 4) | 0 };
+}
+
+/** Drops to ring 3 at `label` with the ring-3 stack at 0x6000. */
+const TO_RING3 = (label: string) => `
+  push 0x23
+  push 0x6000
+  pushfd
+  push 0x1b
+  push offset ${label}
+  iretd`;
+
+describe.skipIf(assemblerMissing !== undefined)("protected mode", () => {
+  it("enters protected mode and runs flat 32-bit code", () => {
+    const { cpu, memory, stop } = run("  mov dword ptr [0x600], 0xcafef00d\n  mov ebx, cr0");
+    expect(stop).toBe(STOP_HLT);
+    expect(memory.readU32(0x600)).toBe(0xcafef00d);
+    expect(cpu.regs[3] & 1).toBe(1);
+    expect(cpu.code32).toBe(true);
+    expect(cpu.segSelector[1]).toBe(0x08);
+    expect(cpu.trSelector).toBe(0x28);
+    expect(exception(memory).vector).toBe(-1);
+  });
+
+  it("raises #GP(0) for an access through a null data segment", () => {
+    const { memory } = run("  xor eax, eax\n  mov ds, ax\n  mov eax, [0x100]");
+    expect(exception(memory)).toEqual({ vector: 13, errorCode: 0 });
+  });
+
+  it("raises #GP(selector) for a selector past the GDT limit and #NP for a segment not present", () => {
+    expect(exception(run("  mov ax, 0x1f8\n  mov ds, ax").memory)).toEqual({ vector: 13, errorCode: 0x1f8 });
+    expect(exception(run("  mov ax, 0x58\n  mov ds, ax").memory)).toEqual({ vector: 11, errorCode: 0x58 });
+  });
+
+  it("refuses writes to a read-only segment and checks limits, expand-down included", () => {
+    expect(exception(run("  mov ax, 0x48\n  mov ds, ax\n  mov dword ptr [0], 1").memory)).toEqual({
+      vector: 13,
+      errorCode: 0,
+    });
+    expect(exception(run("  mov ax, 0x30\n  mov ds, ax\n  mov eax, [0xffe]").memory)).toEqual({
+      vector: 13,
+      errorCode: 0,
+    });
+    const inLimit = run(
+      "  mov dword ptr [0x20ffc], 0x11223344\n  mov ax, 0x30\n  mov ds, ax\n  mov eax, [0xffc]",
+    );
+    expect(inLimit.cpu.regs[0] >>> 0).toBe(0x11223344);
+    expect(exception(run("  mov ax, 0x50\n  mov ds, ax\n  mov eax, [0x800]").memory)).toEqual({
+      vector: 13,
+      errorCode: 0,
+    });
+    expect(exception(run("  mov ax, 0x50\n  mov ds, ax\n  mov eax, [0x1000]").memory).vector).toBe(-1);
+  });
+
+  it("goes to ring 3 with IRET and back to ring 0 through a DPL-3 trap gate, switching stacks", () => {
+    const { cpu, memory } = run(TO_RING3("ring3"), "ring3:\n  mov eax, 0x1234\n  int 0x80");
+    expect(exception(memory).vector).toBe(0x80);
+    expect(cpu.cpl).toBe(0);
+    expect(cpu.regs[1]).toBe(0x7000 - 20); // ECX = ESP at entry: the TSS stack with EIP CS EFLAGS ESP SS
+    expect(memory.readU32(0x7000 - 20 + 4)).toBe(0x1b);
+    expect(memory.readU32(0x7000 - 20 + 12)).toBe(0x6000);
+    expect(memory.readU32(0x7000 - 20 + 16)).toBe(0x23);
+    expect(cpu.regs[0]).toBe(0x1234);
+  });
+
+  it("faults on CLI at ring 3 with IOPL 0 and on INT through a DPL-0 gate", () => {
+    expect(exception(run(TO_RING3("ring3"), "ring3:\n  cli").memory)).toEqual({ vector: 13, errorCode: 0 });
+    expect(exception(run(TO_RING3("ring3"), "ring3:\n  int 0x81").memory)).toEqual({
+      vector: 13,
+      errorCode: 0x81 * 8 + 2,
+    });
+  });
+
+  it("calls ring 0 from ring 3 through a call gate, copying the parameter to the inner stack", () => {
+    const { cpu } = run(
+      TO_RING3("ring3"),
+      "ring3:\n  push 0x77\n  .byte 0x9a\n  .long 0\n  .word 0x3b\ngate_target:\n  mov eax, [esp + 8]\n  mov ebx, [esp + 4]\n  hlt",
+    );
+    expect(cpu.regs[0]).toBe(0x77);
+    expect(cpu.regs[3]).toBe(0x1b); // the caller's CS
+    expect(cpu.cpl).toBe(0);
+    expect(cpu.regs[4]).toBe(0x7000 - 20);
+  });
+
+  it("switches tasks with JMP to a TSS, marking it busy", () => {
+    const { cpu, memory } = run(
+      "  .byte 0xea\n  .long 0\n  .word 0x40",
+      "task2:\n  str ax\n  mov ebx, esp\n  hlt",
+    );
+    expect(cpu.regs[0] & 0xffff).toBe(0x40);
+    expect(cpu.regs[3]).toBe(0x5000);
+    expect(cpu.cr0 & 8).toBe(8); // CR0.TS
+    const gdt = cpu.gdtBase >>> 0;
+    expect(memory.readU8(gdt + 0x40 + 5) & 0x0f).toBe(0x0b); // busy 32-bit TSS
+    expect(memory.readU8(gdt + 0x28 + 5) & 0x0f).toBe(0x09); // the old task is no longer busy
+  });
+
+  it("enters ring 0 with SYSENTER and returns with SYSEXIT", () => {
+    const body = `
+  mov ecx, 0x174
+  mov eax, 0x08
+  xor edx, edx
+  wrmsr
+  mov ecx, 0x175
+  mov eax, 0x7000
+  wrmsr
+  mov ecx, 0x176
+  mov eax, offset kernel
+  wrmsr
+${TO_RING3("ring3")}`;
+    const extra = `
+ring3:
+  mov ecx, esp
+  mov edx, offset back
+  sysenter
+kernel:
+  mov esi, cs
+  sysexit
+back:
+  mov edi, cs
+  int 0x80`;
+    const { cpu, memory } = run(body, extra);
+    expect(exception(memory).vector).toBe(0x80);
+    expect(cpu.regs[6] & 0xffff).toBe(0x08);
+    expect(cpu.regs[7] & 0xffff).toBe(0x1b);
+  });
+
+  it("answers LAR, LSL, VERR and VERW", () => {
+    const { cpu } = run(`
+  mov ax, 0x30
+  lsl ebx, ax
+  mov ax, 0x18
+  lar ecx, ax
+  mov ax, 0x48
+  verw ax
+  setz dl
+  verr ax
+  setz dh
+  mov ax, 0x1f8
+  lsl esi, ax
+  setz al`);
+    expect(cpu.regs[3]).toBe(0xfff);
+    expect(cpu.regs[1]).toBe(0x00c0fa00);
+    expect(cpu.regs[2] & 0xffff).toBe(0x0100); // VERW fails, VERR succeeds
+    expect(cpu.regs[0] & 0xff).toBe(0);
+  });
+
+  it("checks the TSS I/O permission bitmap at ring 3", () => {
+    const { cpu, stop } = run(TO_RING3("ring3"), "ring3:\n  in al, 0x80\n  in al, 0x81");
+    expect(stop).toBe(STOP_IO);
+    expect(cpu.pendingAccess.address).toBe(0x80);
+    cpu.completeRead(0x42);
+    expect(cpu.run(1000)).toBe(STOP_HLT);
+  });
+});
