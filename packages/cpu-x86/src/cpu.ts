@@ -26,6 +26,7 @@ import {
 } from "./registers.js";
 import { loadDataSegmentProtected } from "./segment-load.js";
 import { checkIoPermission } from "./system-instructions.js";
+import { X87 } from "./x87/x87.js";
 
 /** Why Cpu.run() returned. */
 export const STOP_NONE = 0;
@@ -76,6 +77,8 @@ export interface HostAccess {
 /** Receives code-relevant events: used by tests and, later, by a block translator. */
 export interface CpuOptions {
   model?: CpuModel;
+  /** The x87 FERR# output (unmasked exception pending with CR0.NE=0); a PC host routes it to IRQ13. */
+  onFerr?: (asserted: boolean) => void;
 }
 
 /**
@@ -94,6 +97,8 @@ export class Cpu implements CodeSource {
   readonly regs8 = new Uint8Array(this.regs.buffer);
   eip = 0;
   readonly flags = new Flags();
+  /** The x87 FPU. */
+  readonly fpu = new X87();
 
   /** Segment registers ES CS SS DS FS GS: visible selector and hidden descriptor cache. */
   readonly segSelector = new Uint16Array(6);
@@ -208,6 +213,7 @@ export class Cpu implements CodeSource {
       this.queuedWrites.push({ kind: 0, address: 0, size: 0, write: true, value: 0 });
     }
     memory.onChange(() => this.flushTlb());
+    this.fpu.onFerr = options.onFerr;
     this.reset();
   }
 
@@ -240,6 +246,7 @@ export class Cpu implements CodeSource {
     this.segChecks.fill(0);
     this.updateCodeMode();
     this.flushTlb();
+    this.fpu.reset();
   }
 
   /** Real-mode (and v86) segment load: base = selector * 16, limit and attributes unchanged. */

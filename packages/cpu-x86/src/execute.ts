@@ -85,6 +85,7 @@ import {
   sysexit,
   wrmsr,
 } from "./system-instructions.js";
+import { executeGroup15, executeWait, executeX87 } from "./x87/execute-x87.js";
 
 /** Executes one decoded instruction. EIP already points past it. */
 export function execute(cpu: Cpu, insn: Instruction): void {
@@ -173,7 +174,7 @@ function executeOneByte(cpu: Cpu, insn: Instruction, op: number): void {
       if (insn.mod !== 3) cpu.linear(insn.segment, cpu.effectiveAddress(insn), 2);
       return;
     }
-    x87Escape(cpu);
+    x87Escape(cpu, insn);
     return;
   }
   switch (op) {
@@ -281,6 +282,7 @@ function executeOneByte(cpu: Cpu, insn: Instruction, op: number): void {
       return;
     case 0x9b: // WAIT: #NM when the FPU context belongs to another task (MP and TS)
       if ((cpu.cr0 & (CR0_MP | CR0_TS)) === (CR0_MP | CR0_TS)) cpu.raise(EXC_NM);
+      executeWait(cpu);
       return;
     case 0x9c: {
       checkVirtual8086Iopl(cpu);
@@ -654,6 +656,9 @@ function executeTwoByte(cpu: Cpu, insn: Instruction, op: number): void {
       cpu.writeModrm(insn, size, result);
       return;
     }
+    case 0xae: // group 15: FXSAVE, FXRSTOR
+      executeGroup15(cpu, insn);
+      return;
     case 0xaf:
       imulThreeOperand(cpu, size, insn.reg, cpu.getReg(size, insn.reg), cpu.readModrm(insn, size));
       return;
@@ -1411,10 +1416,10 @@ function writeControlRegister(cpu: Cpu, n: number, value: number): void {
   }
 }
 
-function x87Escape(cpu: Cpu): void {
+function x87Escape(cpu: Cpu, insn: Instruction): void {
   // With EM or TS set, x87 instructions trap (#NM) so an OS can emulate or switch the FPU.
   if ((cpu.cr0 & (CR0_EM | CR0_TS)) !== 0) cpu.raise(EXC_NM);
-  cpu.fail("x87 instructions are not implemented yet");
+  executeX87(cpu, insn);
 }
 
 export { parity };
