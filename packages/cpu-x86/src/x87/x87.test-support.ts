@@ -4,6 +4,8 @@
 import type { CpuOptions } from "../cpu.js";
 import { STOP_HLT } from "../cpu.js";
 import { CODE_BASE, realModeCpu } from "../machine.test-support.js";
+import { Ext, KIND_UNSUPPORTED } from "./float80.js";
+import type { X87 } from "./x87.js";
 
 export const DATA = 0x4000;
 
@@ -54,3 +56,46 @@ export function mem(reg: number, address = DATA): number[] {
 }
 
 export { CODE_BASE };
+
+/** ST(i) as a host double (rounded to nearest when it has more than 53 significant bits). */
+export function st(cpu: { fpu: X87 }, i: number): number {
+  const fpu = cpu.fpu;
+  const value = new Ext();
+  fpu.read(i, value);
+  if (value.isNaN || value.kind === KIND_UNSUPPORTED) return Number.NaN;
+  return fpu.hostDoubles.fromExt(value);
+}
+
+/** ST(i)'s 80-bit encoding as [signExponent, high, low] (unsigned). */
+export function stBits(cpu: { fpu: X87 }, i: number): [number, number, number] {
+  const fpu = cpu.fpu;
+  const p = fpu.physical(i);
+  return [fpu.signExponent[p], fpu.significandHigh[p] >>> 0, fpu.significandLow[p] >>> 0];
+}
+
+/** The 10 bytes of an 80-bit value. */
+export function extendedBytes(signExponent: number, high: number, low: number): number[] {
+  return [
+    low,
+    low >>> 8,
+    low >>> 16,
+    low >>> 24,
+    high,
+    high >>> 8,
+    high >>> 16,
+    high >>> 24,
+    signExponent,
+    signExponent >>> 8,
+  ].map((b) => b & 0xff);
+}
+
+/** Little-endian bytes of an integer of `size` bytes (numbers up to 2^53). */
+export function integerBytes(value: number, size: number): number[] {
+  const bytes: number[] = [];
+  let v = value < 0 ? 2 ** (8 * size) + value : value;
+  for (let i = 0; i < size; i++) {
+    bytes.push(v % 256);
+    v = Math.floor(v / 256);
+  }
+  return bytes;
+}
