@@ -1,7 +1,28 @@
 export type { BusDevice } from "./bus-device.js";
 export { DebugCon, type DebugConOptions } from "./debug-con.js";
+export { I8042, type I8042Options, type I8042State } from "./i8042.js";
+export { I8042Command, I8042Config, I8042OutputPort, I8042Status } from "./i8042-registers.js";
 export { IsaDebugExit, type IsaDebugExitOptions } from "./isa-debug-exit.js";
+export { RtcIndex, RtcRegA, RtcRegB, RtcRegC, RtcRegD } from "./mc146818-registers.js";
+export {
+  Mc146818Rtc,
+  type Mc146818RtcOptions,
+  type Mc146818RtcState,
+  type RtcClock,
+} from "./mc146818-rtc.js";
+export {
+  type PcCmosConfig,
+  PcCmosIndex,
+  PcEquipment,
+  pcCmosChecksum,
+  updatePcCmosChecksum,
+  writePcCmosConfig,
+} from "./pc-cmos.js";
+export { Port92, Port92Bit, type Port92Options, type Port92State } from "./port92.js";
 export { PostCodePort, type PostCodePortOptions, type PostCodePortState } from "./post-code-port.js";
+export { KeyboardCommand, KeyboardReply, type Ps2KeyboardState } from "./ps2-keyboard.js";
+export { MouseCommand, type Ps2MouseState } from "./ps2-mouse.js";
+export { KEY_CODES } from "./scancodes.js";
 export { Serial16550, type Serial16550Options, type Serial16550State } from "./serial-16550.js";
 export { Fcr, Ier, Iir, Lcr, Lsr, Mcr, Msr, UartRegister } from "./serial-16550-registers.js";
 export type { Trigger } from "./trigger.js";
