@@ -129,9 +129,10 @@ export class SingleStepRunner {
 
   /** Runs one test; returns the differences from the hardware's final state (empty: passed). */
   run(test: TestRecord, flagsMask: number): string[] {
-    const { cpu, bytes, spec } = this;
+    const { cpu, bytes, memory, spec } = this;
     const initial = test.initial.regs;
-    for (const [address, value] of test.initial.ram) bytes[address] = value;
+    // Through PhysicalMemory, so the CPU drops anything it cached (decoded code) for these bytes.
+    for (const [address, value] of test.initial.ram) memory.writeU8(address, value);
     cpu.reset();
     GENERAL_REGISTERS.forEach((name, r) => {
       cpu.regs16[r << 1] = initial[name];
@@ -178,7 +179,7 @@ export class SingleStepRunner {
       }
     }
     // Leave memory clean for the next test: everything this test listed goes back to zero.
-    for (const address of expectedRam.keys()) bytes[address] = 0;
+    for (const address of expectedRam.keys()) memory.writeU8(address, 0);
     return differences;
   }
 

@@ -650,8 +650,9 @@ function executeTwoByte(cpu: Cpu, insn: Instruction, op: number): void {
     case 0xad: {
       let count = (op & 1) === 0 ? insn.immediate & 0xff : cpu.regs8[4];
       count &= 31;
-      if (count === 0) return;
+      // The operand is read even when the count is 0 (a fault on it is taken; host-fuzzer regression).
       const dest = cpu.readModrm(insn, size);
+      if (count === 0) return;
       const result = doubleShift(cpu, size, dest, cpu.getReg(size, insn.reg), count, op < 0xa8);
       cpu.writeModrm(insn, size, result);
       return;

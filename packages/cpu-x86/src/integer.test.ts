@@ -1,6 +1,6 @@
 // Regression tests for integer-instruction bugs found by the conformance suites and the host fuzzer.
 import { describe, expect, it } from "vitest";
-import { STOP_HLT } from "./cpu.js";
+import { STOP_HLT, STOP_MMIO } from "./cpu.js";
 import { CPU_MODEL_8086, CPU_MODEL_80286 } from "./cpu-model.js";
 import { realModeCpu } from "./machine.test-support.js";
 import { EAX, FLAG_AF, FLAG_CF } from "./registers.js";
@@ -33,5 +33,16 @@ describe("BCD adjustments", () => {
     // mov ax,0xa3ff; aaa (AF clear, low digit F > 9)
     expect(run([0xb8, 0xff, 0xa3, 0x37], { model: CPU_MODEL_80286 }).regs16[0]).toBe(0xa505);
     expect(run([0xb8, 0xff, 0xa3, 0x37], { model: CPU_MODEL_8086 }).regs16[0]).toBe(0xa405);
+  });
+});
+
+describe("double shifts", () => {
+  it("SHRD/SHLD read their memory operand even with a count of 0, so its fault is taken", () => {
+    // shrd [0xa0000],ax,0: 0xA0000 is past the 640 KiB of RAM here, so the read stops as MMIO.
+    const machine = realModeCpu([0x0f, 0xac, 0x06, 0x00, 0x00, 0x00, 0xf4]);
+    machine.memory.setUserMemoryRegion({ slot: 0, guestPhysAddr: 0, memorySize: 0xa0000 });
+    machine.cpu.loadRealModeSegment(3, 0xa000);
+    expect(machine.cpu.run(10)).toBe(STOP_MMIO);
+    expect(machine.cpu.pendingAccess).toMatchObject({ address: 0xa0000, write: false });
   });
 });
