@@ -5,6 +5,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { STOP_HLT } from "../cpu.js";
 import { CODE_BASE, realModeCpu } from "../machine.test-support.js";
+import { executeGroup15 } from "./execute-x87.js";
 import {
   AX_OUT,
   BLOCK,
@@ -622,5 +623,68 @@ describe("x87 against the host FPU", () => {
     }
     console.log(`x87 transcendental accuracy vs host (80-bit ulps):\n${lines.join("\n")}`);
     expect(problems).toBe("");
+  });
+
+  it("writes FNSTENV (32-bit protected layout) and FXSAVE images as the host does", (context) => {
+    if (runner === null) {
+      console.log(`skipped: ${skipReason}`);
+      context.skip();
+      return;
+    }
+    const random = new Random(0x5eed);
+    const form: Form = {
+      name: "images",
+      escapeCode: 0xd9,
+      reg: 0,
+      rm: 0,
+      operand: "none",
+      profile: WIDE,
+      depth: 3,
+    };
+    for (let n = 0; n < 50; n++) {
+      const c = makeCase(random, form);
+      // The pointers restored by FRSTOR are what FNSTENV/FXSAVE store back: keep them zero on both.
+      const fnstenv = [0xdd, 0x27, 0xd9, 0xb7, 0x00, 0x01, 0, 0, 0xdb, 0xe3, 0xc3];
+      const fxsave = [0xdd, 0x27, 0x0f, 0xae, 0x87, 0x00, 0x01, 0, 0, 0xdb, 0xe3, 0xc3];
+      const [envOut, fxOut] = runOnHost(runner, [
+        { code: fnstenv, block: c.block },
+        { code: fxsave, block: c.block },
+      ]);
+      const { cpu, memory } = machine;
+      const image = DATA + 0x200;
+      memory.write(image, c.block.slice(IMAGE_IN, IMAGE_IN + 108));
+      const frstor = [0x66, 0xdd, 0x26, image & 0xff, image >> 8];
+      const out = DATA + OPERAND;
+      // frstor; fnstenv [out]; frstor (FNSTENV masked the exceptions); hlt
+      memory.write(
+        CODE_BASE,
+        Uint8Array.from([...frstor, 0x66, 0xd9, 0x36, out & 0xff, out >> 8, ...frstor, 0xf4]),
+      );
+      cpu.cr0 = 0x10 | 0x20 | 1;
+      cpu.fpu.init(); // nothing pending from earlier tests: FRSTOR is a waiting instruction
+      cpu.eip = CODE_BASE;
+      cpu.halted = false;
+      expect(cpu.run(10)).toBe(STOP_HLT);
+      const env = new Uint8Array(28);
+      memory.read(DATA + OPERAND, env);
+      expect(Array.from(env)).toEqual(Array.from(envOut.slice(OPERAND, OPERAND + 28)));
+      // FXSAVE after the same FRSTOR.
+      const fx = new Uint8Array(512).fill(0xaa);
+      memory.write(DATA + 0x400, fx);
+      cpu.insn.opcode = 0x1ae;
+      cpu.insn.mod = 0;
+      cpu.insn.reg = 0;
+      cpu.insn.rm = 6;
+      cpu.insn.base = -1;
+      cpu.insn.index = -1;
+      cpu.insn.displacement = DATA + 0x400;
+      cpu.insn.addressSize = 1;
+      cpu.insn.segment = 3;
+      executeGroup15(cpu, cpu.insn);
+      memory.read(DATA + 0x400, fx);
+      const host = fxOut.slice(OPERAND, OPERAND + 512);
+      expect(Array.from(fx.slice(0, 24))).toEqual(Array.from(host.slice(0, 24)));
+      expect(Array.from(fx.slice(32, 160))).toEqual(Array.from(host.slice(32, 160)));
+    }
   });
 });
