@@ -94,7 +94,7 @@ export interface CpuModel {
   readonly divideErrorPushesNextIp: boolean;
   /** IDIV raises #DE for the most negative quotient (-128, -32768) as well (8086 microcode). */
   readonly idivRejectsMostNegativeQuotient: boolean;
-  /** A REP/REPNE prefix on MUL/IMUL/IDIV negates the result (8086 microcode quirk). */
+  /** A REP/REPNE prefix on the signed IMUL/IDIV negates the product/quotient (8086 microcode). */
   readonly repPrefixNegatesMulDiv: boolean;
   /**
    * DAA/DAS as the 8086 does them: the original AL is compared with 0x9F rather than 0x99 when AF is

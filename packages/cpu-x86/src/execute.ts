@@ -433,7 +433,8 @@ function executeOneByte(cpu: Cpu, insn: Instruction, op: number): void {
       cpu.regs16[0] = (cpu.regs8[0] + product) & 0xff;
       return;
     }
-    case 0xd6: // SALC
+    case 0xd6: // SALC (undocumented; a model without it raises #UD)
+      if (!cpu.model.salcOpcodeD6) cpu.undefinedOpcode();
       cpu.regs8[0] = cpu.flags.cf() !== 0 ? 0xff : 0;
       return;
     case 0xd7: {
@@ -783,7 +784,7 @@ function group3(cpu: Cpu, insn: Instruction, size: number): void {
       return;
     case 4:
     case 5:
-      multiply(cpu, size, cpu.readModrm(insn, size), insn.reg === 5);
+      multiply(cpu, insn, size, cpu.readModrm(insn, size), insn.reg === 5);
       return;
     default:
       divide(cpu, insn, size, cpu.readModrm(insn, size), insn.reg === 7);
@@ -845,17 +846,19 @@ function addressMask(insn: Instruction): number {
 // -----------------------------------------------------------------------------------------------
 // Multiplication and division.
 
-function multiply(cpu: Cpu, size: number, source: number, signed: boolean): void {
+function multiply(cpu: Cpu, insn: Instruction, size: number, source: number, signed: boolean): void {
   const regs = cpu.regs;
   let overflow: boolean;
+  // The 8086 microcode negates a signed product under a REP prefix (16-bit operands at most there).
+  const negate = signed && insn.rep !== 0 && cpu.model.repPrefixNegatesMulDiv ? -1 : 1;
   if (size === SIZE8) {
     const a = cpu.regs8[0];
-    const product = signed ? ((a << 24) >> 24) * ((source << 24) >> 24) : a * (source & 0xff);
+    const product = signed ? ((a << 24) >> 24) * ((source << 24) >> 24) * negate : a * (source & 0xff);
     cpu.regs16[0] = product;
     overflow = signed ? product !== (product << 24) >> 24 : (product & 0xff00) !== 0;
   } else if (size === SIZE16) {
     const a = cpu.regs16[0];
-    const product = signed ? ((a << 16) >> 16) * ((source << 16) >> 16) : a * (source & 0xffff);
+    const product = signed ? ((a << 16) >> 16) * ((source << 16) >> 16) * negate : a * (source & 0xffff);
     cpu.regs16[0] = product;
     cpu.regs16[EDX << 1] = product >> 16;
     overflow = signed ? product !== (product << 16) >> 16 : (product & 0xffff0000) !== 0;

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { STOP_HLT, STOP_MMIO } from "./cpu.js";
 import { CPU_MODEL_8086, CPU_MODEL_80286 } from "./cpu-model.js";
-import { realModeCpu } from "./machine.test-support.js";
+import { CODE_BASE, realModeCpu } from "./machine.test-support.js";
 import { EAX, FLAG_AF, FLAG_CF } from "./registers.js";
 
 function run(code: number[], options = {}) {
@@ -44,5 +44,31 @@ describe("double shifts", () => {
     machine.cpu.loadRealModeSegment(3, 0xa000);
     expect(machine.cpu.run(10)).toBe(STOP_MMIO);
     expect(machine.cpu.pendingAccess).toMatchObject({ address: 0xa0000, write: false });
+  });
+});
+
+describe("8086 microcode quirks", () => {
+  it("negates IMUL's product and IDIV's quotient under a REP prefix, and only on the 8086", () => {
+    // mov ax,3; mov bl,5; rep imul bl  ->  -15 on the 8086, 15 elsewhere
+    const imul = [0xb8, 0x03, 0x00, 0xb3, 0x05, 0xf3, 0xf6, 0xeb];
+    expect(run(imul, { model: CPU_MODEL_8086 }).regs16[0]).toBe(-15 & 0xffff);
+    expect(run(imul, { model: CPU_MODEL_80286 }).regs16[0]).toBe(15);
+    // mov ax,100; mov bl,7; rep idiv bl  ->  AL = -14 on the 8086, AH = 2 either way
+    const idiv = [0xb8, 0x64, 0x00, 0xb3, 0x07, 0xf3, 0xf6, 0xfb];
+    expect(run(idiv, { model: CPU_MODEL_8086 }).regs16[0]).toBe(0x0200 | (-14 & 0xff));
+    expect(run(idiv, { model: CPU_MODEL_80286 }).regs16[0]).toBe(0x020e);
+  });
+
+  it("raises the 8086 divide error for the most negative quotient, after the instruction", () => {
+    // mov ax,-128; mov bl,1; idiv bl: fits on the 80286, #DE on the 8086 with the next IP pushed.
+    const code = [0xb8, 0x80, 0xff, 0xb3, 0x01, 0xf6, 0xfb];
+    expect(run(code, { model: CPU_MODEL_80286 }).regs16[0] & 0xff).toBe(0x80);
+    const machine = realModeCpu([...code, 0xf4], { model: CPU_MODEL_8086 });
+    machine.memory.writeU16(0, 0x2000);
+    machine.memory.writeU16(2, 0);
+    machine.memory.writeU8(0x2000, 0xf4);
+    expect(machine.cpu.run(100)).toBe(STOP_HLT);
+    expect(machine.cpu.eip).toBe(0x2001);
+    expect(machine.memory.readU16(0x8000 - 6)).toBe(CODE_BASE + code.length); // the next instruction
   });
 });

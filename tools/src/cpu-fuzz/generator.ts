@@ -714,8 +714,8 @@ function moves(b: Builder): void {
       return;
     }
     case 6: {
-      const op = b.rng.pick([0x98, 0x99, 0x9e, 0x9f, 0xf5, 0xf8, 0xf9, 0xfc, 0xfd, 0x90, 0xd6]);
-      if (op === 0x98 || op === 0x99) b.operandSize();
+      const op = b.rng.pick([0x98, 0x99, 0x9e, 0x9f, 0xf5, 0xf8, 0xf9, 0xfc, 0xfd, 0x90, 0xd6, 0x91, 0x95, 0x97]);
+      if (op === 0x98 || op === 0x99 || op > 0x90) b.operandSize();
       b.emit(op);
       b.name = `one-byte ${op.toString(16)}`;
       return;
@@ -827,6 +827,22 @@ function stack(b: Builder): void {
       return;
     }
     case 8: {
+      if (b.rng.chance(0.4)) {
+        // MOV r/m, Sreg: a 16-bit store to memory; a register gets the selector (zero-extended at 32).
+        const size = b.operandSize();
+        b.emit(0x8c);
+        b.modrm(b.rng.int(4), 2);
+        b.name = `mov r/m${size}, sreg`;
+        return;
+      }
+      if (b.rng.chance(0.3)) {
+        // PUSH/POP [ESP+disp8]: POP computes the address with the incremented ESP.
+        const size = b.operandSize();
+        const pop = b.rng.chance(0.5);
+        b.emit(pop ? 0x8f : 0xff, pop ? 0x44 : 0x74, 0x24, b.rng.int(64) - 32);
+        b.name = `${pop ? "pop" : "push"} [esp+disp8] ${size}`;
+        return;
+      }
       // PUSH CS/SS/DS/ES: a 32-bit push writes the selector; the upper half is model-specific.
       const size = b.operandSize();
       const op = b.rng.pick([0x06, 0x0e, 0x16, 0x1e]);
