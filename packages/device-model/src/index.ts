@@ -18,6 +18,33 @@ export {
   updatePcCmosChecksum,
   writePcCmosConfig,
 } from "./pc-cmos.js";
+export {
+  PcSpeakerPort,
+  type PcSpeakerPortOptions,
+  type PcSpeakerPortState,
+  SpeakerPortBit,
+} from "./pc-speaker-port.js";
+export {
+  Icw1,
+  Icw4,
+  Ocw2,
+  Ocw3,
+  Pic8259,
+  type Pic8259Options,
+  type Pic8259State,
+  POLL_INTERRUPT,
+} from "./pic8259.js";
+export { CASCADE_IRQ, Pic8259Pair, type Pic8259PairOptions, type Pic8259PairState } from "./pic8259-pair.js";
+export {
+  PIT_FREQUENCY_HZ,
+  Pit8254,
+  type Pit8254Options,
+  type Pit8254State,
+  type PitClock,
+  pitNsAtTick,
+  pitTicksAtNs,
+} from "./pit8254.js";
+export type { PitCounterState } from "./pit8254-counter.js";
 export { Port92, Port92Bit, type Port92Options, type Port92State } from "./port92.js";
 export { PostCodePort, type PostCodePortOptions, type PostCodePortState } from "./post-code-port.js";
 export { KeyboardCommand, KeyboardReply, type Ps2KeyboardState } from "./ps2-keyboard.js";
