@@ -33,6 +33,12 @@
 #define CODE_ENTRY (CODE_BASE + 0x800u)
 #define DATA_BASE 0x10010000u
 #define DATA_SIZE 0x4000u
+/*
+ * The signal stack, far from the data region: the kernel builds the signal frame at the current ESP
+ * when ESP already lies inside it, so a guest ESP there would wreck the frame.
+ */
+#define SIGNAL_STACK_BASE 0x7fe00000u
+#define SIGNAL_STACK_SIZE 0x10000u
 #define MAX_CODE 16
 #define MAX_POKES 4
 #define ORACLE_MAGIC 0x4f524331u /* "ORC1" */
@@ -167,8 +173,13 @@ int main(void) {
     fprintf(stderr, "host-oracle: cannot map the code page and data region at their fixed addresses\n");
     return 2;
   }
-  static uint8_t alternate_stack[1 << 16];
-  stack_t ss = {.ss_sp = alternate_stack, .ss_size = sizeof alternate_stack, .ss_flags = 0};
+  void *alternate_stack = mmap((void *)SIGNAL_STACK_BASE, SIGNAL_STACK_SIZE, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (alternate_stack != (void *)SIGNAL_STACK_BASE) {
+    fprintf(stderr, "host-oracle: cannot map the signal stack\n");
+    return 2;
+  }
+  stack_t ss = {.ss_sp = alternate_stack, .ss_size = SIGNAL_STACK_SIZE, .ss_flags = 0};
   if (sigaltstack(&ss, NULL) != 0) {
     perror("host-oracle: sigaltstack");
     return 2;

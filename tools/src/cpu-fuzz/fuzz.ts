@@ -3,7 +3,7 @@
 import { compareResults, formatReproducer } from "./compare.js";
 import { EmulatorRunner } from "./emulator.js";
 import { generateCase } from "./generator.js";
-import { runOracle } from "./native.js";
+import { runOracle, VECTOR_ORACLE_CRASHED } from "./native.js";
 import type { FuzzCase } from "./protocol.js";
 
 export interface FuzzOptions {
@@ -25,6 +25,8 @@ export interface FuzzReport {
   byName: Map<string, number>;
   /** Outcome counts by vector (3 = completed normally). */
   vectors: Map<number, number>;
+  /** Cases that killed the native harness: not comparable, listed for a look. */
+  oracleCrashes: string[];
 }
 
 export function fuzz(options: FuzzOptions): FuzzReport {
@@ -32,7 +34,13 @@ export function fuzz(options: FuzzOptions): FuzzReport {
   const first = options.first ?? 0;
   const batchSize = options.batchSize ?? 20_000;
   const maxMismatches = options.maxMismatches ?? 50;
-  const report: FuzzReport = { executed: 0, mismatches: [], byName: new Map(), vectors: new Map() };
+  const report: FuzzReport = {
+    executed: 0,
+    mismatches: [],
+    byName: new Map(),
+    vectors: new Map(),
+    oracleCrashes: [],
+  };
   let runner: EmulatorRunner | undefined;
   for (let start = first; start < first + count; start += batchSize) {
     const end = Math.min(first + count, start + batchSize);
@@ -43,6 +51,10 @@ export function fuzz(options: FuzzOptions): FuzzReport {
     for (let n = 0; n < cases.length; n++) {
       const c = cases[n];
       const host = results[n];
+      if (host.vector === VECTOR_ORACLE_CRASHED) {
+        report.oracleCrashes.push(`case ${start + n} (${c.name}) killed the host oracle`);
+        continue;
+      }
       const emulated = runner.run(c);
       report.executed++;
       report.vectors.set(host.vector, (report.vectors.get(host.vector) ?? 0) + 1);
@@ -63,7 +75,8 @@ export function fuzz(options: FuzzOptions): FuzzReport {
 export function formatReport(report: FuzzReport): string {
   let failed = 0;
   for (const n of report.byName.values()) failed += n;
-  const lines = [`cpu-fuzz: ${report.executed - failed} passed, ${failed} failed`];
+  const lines = [...report.oracleCrashes];
+  lines.push(`cpu-fuzz: ${report.executed - failed} passed, ${failed} failed`);
   for (const [name, n] of [...report.byName].sort((a, b) => b[1] - a[1])) lines.push(`  ${name}: ${n}`);
   return lines.join("\n");
 }

@@ -41,15 +41,30 @@ export function buildOracle(): OracleBuild {
   return { binary };
 }
 
-/** Runs the cases natively in one process; returns the header and one result per case. */
+/** The vector reported for a case that killed the oracle process itself (it is skipped, not compared). */
+export const VECTOR_ORACLE_CRASHED = -2;
+
+/**
+ * Runs the cases natively in one process; returns the header and one result per case. A case that
+ * kills the harness (an instruction that wrecks the process beyond what a signal handler survives)
+ * is isolated by splitting the batch and reported with VECTOR_ORACLE_CRASHED.
+ */
 export function runOracle(
   binary: string,
   cases: readonly FuzzCase[],
 ): { header: OracleHeader; results: MachineResult[] } {
   const run = spawnSync(binary, [], { input: encodeCases(cases), maxBuffer: 1 << 30 });
   if (run.error !== undefined) throw run.error;
-  if (run.status !== 0) {
-    throw new Error(`host-oracle exited with ${run.status ?? run.signal}: ${run.stderr.toString().trim()}`);
+  if (run.status === 0) return decodeResults(new Uint8Array(run.stdout), cases.length);
+  if (run.signal === null || cases.length === 0) {
+    throw new Error(`host-oracle exited with ${run.status}: ${run.stderr.toString().trim()}`);
   }
-  return decodeResults(new Uint8Array(run.stdout), cases.length);
+  if (cases.length === 1) {
+    const crashed = { vector: VECTOR_ORACLE_CRASHED, eip: 0, regs: [], eflags: 0, changes: new Map() };
+    return { header: runOracle(binary, []).header, results: [crashed] };
+  }
+  const half = cases.length >> 1;
+  const first = runOracle(binary, cases.slice(0, half));
+  const second = runOracle(binary, cases.slice(half));
+  return { header: first.header, results: [...first.results, ...second.results] };
 }
