@@ -72,3 +72,28 @@ describe("8086 microcode quirks", () => {
     expect(machine.memory.readU16(0x8000 - 6)).toBe(CODE_BASE + code.length); // the next instruction
   });
 });
+
+describe("8086 opcode map", () => {
+  it("runs 0x0F as POP CS", () => {
+    // mov ax,0x0100; push ax; pop cs (0x0F): execution continues at 0100:(next IP)
+    const machine = realModeCpu([0xb8, 0x00, 0x01, 0x50, 0x0f], { model: CPU_MODEL_8086 });
+    machine.memory.writeU8(0x1000 + 0x1005, 0xf4);
+    expect(machine.cpu.run(10)).toBe(STOP_HLT);
+    expect(machine.cpu.segSelector[1]).toBe(0x0100);
+    expect(machine.cpu.eip).toBe(0x1006);
+  });
+
+  it("treats F1 as LOCK and accepts any number of prefixes; later CPUs limit the length", () => {
+    // 20 x ES: then F1 inc ax: fine on the 8086
+    const long = [...new Array(20).fill(0x26), 0xf1, 0x40];
+    expect(run(long, { model: CPU_MODEL_8086 }).regs16[0]).toBe(1);
+    // The 80286 raises #GP past 10 bytes, the P6 past 15: IVT[13] -> 0000:2000 (HLT).
+    for (const model of [CPU_MODEL_80286, undefined]) {
+      const machine = realModeCpu([...long, 0xf4], model === undefined ? {} : { model });
+      machine.memory.writeU16(13 * 4, 0x2000);
+      machine.memory.writeU8(0x2000, 0xf4);
+      expect(machine.cpu.run(10)).toBe(STOP_HLT);
+      expect(machine.cpu.eip).toBe(0x2001);
+    }
+  });
+});
