@@ -1,4 +1,22 @@
 export {
+  BOOT_CS,
+  BOOT_DS,
+  BOOT_GDT_ADDRESS,
+  BOOT_GDT_SIZE,
+  bootGdtBytes,
+  enterFlatProtectedMode,
+  enterRealMode,
+} from "./boot-cpu-state.js";
+export { BootImageError } from "./boot-image-error.js";
+export {
+  E820_RAM,
+  E820_RESERVED,
+  type E820Entry,
+  type GuestRange,
+  LOW_RAM_END,
+  pcE820Map,
+} from "./boot-memory-map.js";
+export {
   addPcRam,
   attachDebugCon,
   attachDebugExit,
@@ -12,7 +30,24 @@ export {
   type SerialBackend,
 } from "./builder.js";
 export { Bus, type BusDevice, BusError, type BusStats } from "./bus.js";
+export {
+  type DirectKernelBootOptions,
+  type DirectKernelBootPlacement,
+  kernelFormat,
+  loadDirectKernel,
+} from "./direct-kernel-boot.js";
+export { type Elf32Executable, type ElfLoadSegment, parseElf32Executable } from "./elf32.js";
 export { InterruptLines, type Trigger } from "./interrupt-lines.js";
+export {
+  LINUX_CMDLINE_ADDRESS,
+  LINUX_REAL_MODE_ADDRESS,
+  LINUX_REAL_MODE_HEAP_END,
+  LINUX_ZERO_PAGE_ADDRESS,
+  type LinuxBootOptions,
+  type LinuxBootPlacement,
+  loadLinuxKernel,
+} from "./linux-boot.js";
+export { type BzImageHeader, parseBzImageHeader } from "./linux-boot-header.js";
 export {
   defaultYieldToHost,
   Machine,
@@ -20,4 +55,21 @@ export {
   type MachineOptions,
   type YieldToHost,
 } from "./machine.js";
+export {
+  loadMultibootKernel,
+  MULTIBOOT_INFO_ADDRESS,
+  type MultibootBootOptions,
+  type MultibootModule,
+  type MultibootPlacement,
+} from "./multiboot.js";
+export {
+  findMultibootHeader,
+  type KernelSegment,
+  MULTIBOOT_BOOTLOADER_MAGIC,
+  MULTIBOOT_HEADER_MAGIC,
+  type MultibootHeader,
+  type MultibootImage,
+  parseMultibootImage,
+} from "./multiboot-header.js";
+export { type MultibootModuleSpec, splitMultibootModuleList } from "./multiboot-module-list.js";
 export { PC_LAYOUT } from "./pc-layout.js";
