@@ -620,6 +620,9 @@ describe("x87 against the host FPU", () => {
       );
       if (s.failures.length > 0)
         problems += `${name}: ${s.failures.length}\n${s.failures.slice(0, 2).join("\n")}\n`;
+      // Double-precision evaluation: within 2^12 80-bit ulps (about one double ulp) except near the
+      // functions' poles and zeros, where the x87's own argument reduction differs.
+      if (s.within < 0.85 * s.total) problems += `${name}: only ${s.within} of ${s.total} within 2^12 ulp\n`;
     }
     console.log(`x87 transcendental accuracy vs host (80-bit ulps):\n${lines.join("\n")}`);
     expect(problems).toBe("");
