@@ -1111,44 +1111,43 @@ function storeEnvironment(cpu: Cpu, fpu: X87, insn: Instruction, offset: number)
   const wide = insn.operandSize === SIZE32;
   const size = wide ? 28 : 14;
   cpu.linear(segment, offset, size);
-  const at = (n: number) => nextOffset(insn, offset, n);
   const pm = protectedLayout(cpu);
   const fip = fpu.instructionOffset;
   const fdp = fpu.dataOffset;
   if (wide) {
     // Reserved upper halves of the 32-bit slots read back as ones on Intel processors.
-    cpu.write32(segment, at(0), fpu.controlWord | 0xffff0000);
-    cpu.write32(segment, at(4), fpu.statusWord | 0xffff0000);
-    cpu.write32(segment, at(8), fpu.tagWord | 0xffff0000);
+    cpu.write32(segment, nextOffset(insn, offset, 0), fpu.controlWord | 0xffff0000);
+    cpu.write32(segment, nextOffset(insn, offset, 4), fpu.statusWord | 0xffff0000);
+    cpu.write32(segment, nextOffset(insn, offset, 8), fpu.tagWord | 0xffff0000);
     if (pm) {
-      cpu.write32(segment, at(12), fip);
-      cpu.write32(segment, at(16), fpu.instructionSelector | (fpu.opcode << 16));
-      cpu.write32(segment, at(20), fdp);
-      cpu.write32(segment, at(24), fpu.dataSelector | 0xffff0000);
+      cpu.write32(segment, nextOffset(insn, offset, 12), fip);
+      cpu.write32(segment, nextOffset(insn, offset, 16), fpu.instructionSelector | (fpu.opcode << 16));
+      cpu.write32(segment, nextOffset(insn, offset, 20), fdp);
+      cpu.write32(segment, nextOffset(insn, offset, 24), fpu.dataSelector | 0xffff0000);
     } else {
       const ip = (fpu.instructionSelector << 4) + fip;
       const dp = (fpu.dataSelector << 4) + fdp;
-      cpu.write32(segment, at(12), (ip & 0xffff) | 0xffff0000);
-      cpu.write32(segment, at(16), ((ip >>> 4) & 0x0ffff000) | fpu.opcode);
-      cpu.write32(segment, at(20), (dp & 0xffff) | 0xffff0000);
-      cpu.write32(segment, at(24), (dp >>> 4) & 0x0ffff000);
+      cpu.write32(segment, nextOffset(insn, offset, 12), (ip & 0xffff) | 0xffff0000);
+      cpu.write32(segment, nextOffset(insn, offset, 16), ((ip >>> 4) & 0x0ffff000) | fpu.opcode);
+      cpu.write32(segment, nextOffset(insn, offset, 20), (dp & 0xffff) | 0xffff0000);
+      cpu.write32(segment, nextOffset(insn, offset, 24), (dp >>> 4) & 0x0ffff000);
     }
   } else {
-    cpu.write16(segment, at(0), fpu.controlWord);
-    cpu.write16(segment, at(2), fpu.statusWord);
-    cpu.write16(segment, at(4), fpu.tagWord);
+    cpu.write16(segment, nextOffset(insn, offset, 0), fpu.controlWord);
+    cpu.write16(segment, nextOffset(insn, offset, 2), fpu.statusWord);
+    cpu.write16(segment, nextOffset(insn, offset, 4), fpu.tagWord);
     if (pm) {
-      cpu.write16(segment, at(6), fip);
-      cpu.write16(segment, at(8), fpu.instructionSelector);
-      cpu.write16(segment, at(10), fdp);
-      cpu.write16(segment, at(12), fpu.dataSelector);
+      cpu.write16(segment, nextOffset(insn, offset, 6), fip);
+      cpu.write16(segment, nextOffset(insn, offset, 8), fpu.instructionSelector);
+      cpu.write16(segment, nextOffset(insn, offset, 10), fdp);
+      cpu.write16(segment, nextOffset(insn, offset, 12), fpu.dataSelector);
     } else {
       const ip = (fpu.instructionSelector << 4) + fip;
       const dp = (fpu.dataSelector << 4) + fdp;
-      cpu.write16(segment, at(6), ip);
-      cpu.write16(segment, at(8), ((ip >>> 4) & 0xf000) | fpu.opcode);
-      cpu.write16(segment, at(10), dp);
-      cpu.write16(segment, at(12), (dp >>> 4) & 0xf000);
+      cpu.write16(segment, nextOffset(insn, offset, 6), ip);
+      cpu.write16(segment, nextOffset(insn, offset, 8), ((ip >>> 4) & 0xf000) | fpu.opcode);
+      cpu.write16(segment, nextOffset(insn, offset, 10), dp);
+      cpu.write16(segment, nextOffset(insn, offset, 12), (dp >>> 4) & 0xf000);
     }
   }
   return size;
@@ -1160,22 +1159,21 @@ function loadEnvironment(cpu: Cpu, fpu: X87, insn: Instruction, offset: number):
   const wide = insn.operandSize === SIZE32;
   const size = wide ? 28 : 14;
   cpu.linear(segment, offset, size);
-  const at = (n: number) => nextOffset(insn, offset, n);
   const pm = protectedLayout(cpu);
   const step = wide ? 4 : 2;
-  const controlWord = cpu.read16(segment, at(0));
-  const statusWord = cpu.read16(segment, at(step));
-  const tagWord = cpu.read16(segment, at(2 * step));
+  const controlWord = cpu.read16(segment, nextOffset(insn, offset, 0));
+  const statusWord = cpu.read16(segment, nextOffset(insn, offset, step));
+  const tagWord = cpu.read16(segment, nextOffset(insn, offset, 2 * step));
   let ip: number;
   let cs: number;
   let opcode: number;
   let dp: number;
   let ds: number;
   if (wide) {
-    const w3 = cpu.read32(segment, at(12));
-    const w4 = cpu.read32(segment, at(16));
-    const w5 = cpu.read32(segment, at(20));
-    const w6 = cpu.read32(segment, at(24));
+    const w3 = cpu.read32(segment, nextOffset(insn, offset, 12));
+    const w4 = cpu.read32(segment, nextOffset(insn, offset, 16));
+    const w5 = cpu.read32(segment, nextOffset(insn, offset, 20));
+    const w6 = cpu.read32(segment, nextOffset(insn, offset, 24));
     if (pm) {
       ip = w3;
       cs = w4 & 0xffff;
@@ -1189,10 +1187,10 @@ function loadEnvironment(cpu: Cpu, fpu: X87, insn: Instruction, offset: number):
       cs = ds = 0;
     }
   } else {
-    const w3 = cpu.read16(segment, at(6));
-    const w4 = cpu.read16(segment, at(8));
-    const w5 = cpu.read16(segment, at(10));
-    const w6 = cpu.read16(segment, at(12));
+    const w3 = cpu.read16(segment, nextOffset(insn, offset, 6));
+    const w4 = cpu.read16(segment, nextOffset(insn, offset, 8));
+    const w5 = cpu.read16(segment, nextOffset(insn, offset, 10));
+    const w6 = cpu.read16(segment, nextOffset(insn, offset, 12));
     if (pm) {
       ip = w3;
       cs = w4;
@@ -1264,40 +1262,38 @@ function restoreState(cpu: Cpu, fpu: X87, insn: Instruction, offset: number): vo
 function fxsave(cpu: Cpu, insn: Instruction, offset: number): void {
   const fpu = cpu.fpu;
   const segment = insn.segment;
-  const at = (n: number) => nextOffset(insn, offset, n);
   let abridged = 0;
   for (let p = 0; p < 8; p++) if (((fpu.emptyMask >> p) & 1) === 0) abridged |= 1 << p;
-  cpu.write32(segment, at(0), fpu.controlWord | (fpu.statusWord << 16));
-  cpu.write32(segment, at(4), abridged | (fpu.opcode << 16));
-  cpu.write32(segment, at(8), fpu.instructionOffset);
-  cpu.write32(segment, at(12), fpu.instructionSelector);
-  cpu.write32(segment, at(16), fpu.dataOffset);
-  cpu.write32(segment, at(20), fpu.dataSelector);
+  cpu.write32(segment, nextOffset(insn, offset, 0), fpu.controlWord | (fpu.statusWord << 16));
+  cpu.write32(segment, nextOffset(insn, offset, 4), abridged | (fpu.opcode << 16));
+  cpu.write32(segment, nextOffset(insn, offset, 8), fpu.instructionOffset);
+  cpu.write32(segment, nextOffset(insn, offset, 12), fpu.instructionSelector);
+  cpu.write32(segment, nextOffset(insn, offset, 16), fpu.dataOffset);
+  cpu.write32(segment, nextOffset(insn, offset, 20), fpu.dataSelector);
   for (let i = 0; i < 8; i++) {
     const p = fpu.physical(i);
     const base = 32 + 16 * i;
-    cpu.write32(segment, at(base), fpu.significandLow[p]);
-    cpu.write32(segment, at(base + 4), fpu.significandHigh[p]);
-    cpu.write32(segment, at(base + 8), fpu.signExponent[p]);
-    cpu.write32(segment, at(base + 12), 0);
+    cpu.write32(segment, nextOffset(insn, offset, base), fpu.significandLow[p]);
+    cpu.write32(segment, nextOffset(insn, offset, base + 4), fpu.significandHigh[p]);
+    cpu.write32(segment, nextOffset(insn, offset, base + 8), fpu.signExponent[p]);
+    cpu.write32(segment, nextOffset(insn, offset, base + 12), 0);
   }
 }
 
 function fxrstor(cpu: Cpu, insn: Instruction, offset: number): void {
   const fpu = cpu.fpu;
   const segment = insn.segment;
-  const at = (n: number) => nextOffset(insn, offset, n);
-  const word0 = cpu.read32(segment, at(0));
-  const word1 = cpu.read32(segment, at(4));
-  const fip = cpu.read32(segment, at(8));
-  const fcs = cpu.read16(segment, at(12));
-  const fdp = cpu.read32(segment, at(16));
-  const fds = cpu.read16(segment, at(20));
+  const word0 = cpu.read32(segment, nextOffset(insn, offset, 0));
+  const word1 = cpu.read32(segment, nextOffset(insn, offset, 4));
+  const fip = cpu.read32(segment, nextOffset(insn, offset, 8));
+  const fcs = cpu.read16(segment, nextOffset(insn, offset, 12));
+  const fdp = cpu.read32(segment, nextOffset(insn, offset, 16));
+  const fds = cpu.read16(segment, nextOffset(insn, offset, 20));
   for (let i = 0; i < 8; i++) {
     const base = 32 + 16 * i;
-    fpu.loadLow[i] = cpu.read32(segment, at(base));
-    fpu.loadHigh[i] = cpu.read32(segment, at(base + 4));
-    fpu.loadSignExponent[i] = cpu.read16(segment, at(base + 8));
+    fpu.loadLow[i] = cpu.read32(segment, nextOffset(insn, offset, base));
+    fpu.loadHigh[i] = cpu.read32(segment, nextOffset(insn, offset, base + 4));
+    fpu.loadSignExponent[i] = cpu.read16(segment, nextOffset(insn, offset, base + 8));
   }
   fpu.setControlWord(word0 & 0xffff);
   fpu.setStatusWord(word0 >>> 16);

@@ -251,8 +251,10 @@ function roundToIntegral(fpu: X87, a: Ext): number {
   return (a.denormal ? SW_DE : 0) | roundToInteger(fpu, r);
 }
 
-/** sin, cos and tan: out of range from 2^63; the argument's 11 bits beyond a double are used. */
-function trigonometricArgument(fpu: X87, a: Ext, nanOrSpecial: (a: Ext) => number): number {
+/** The argument checks common to sin, cos and tan: NaN, infinity, and out of range from 2^63. */
+const CONTINUE = -3;
+
+function trigonometricArgument(fpu: X87, a: Ext): number {
   const nan = propagateNaN(fpu, a, null);
   if (nan >= 0) return nan;
   if (a.kind === KIND_INFINITY) {
@@ -260,13 +262,11 @@ function trigonometricArgument(fpu: X87, a: Ext, nanOrSpecial: (a: Ext) => numbe
     return SW_IE;
   }
   if (a.kind === KIND_FINITE && a.exponent >= 63) return OUT_OF_RANGE;
-  return nanOrSpecial(a);
+  return CONTINUE;
 }
 
-const CONTINUE = -3;
-
 function sine(fpu: X87, a: Ext): number {
-  const special = trigonometricArgument(fpu, a, () => CONTINUE);
+  const special = trigonometricArgument(fpu, a);
   if (special !== CONTINUE) return special;
   const r = fpu.r;
   if (a.kind === KIND_ZERO) {
@@ -286,7 +286,7 @@ function sine(fpu: X87, a: Ext): number {
 }
 
 function cosine(fpu: X87, a: Ext): number {
-  const special = trigonometricArgument(fpu, a, () => CONTINUE);
+  const special = trigonometricArgument(fpu, a);
   if (special !== CONTINUE) return special;
   const r = fpu.r;
   if (a.kind === KIND_ZERO) {
@@ -306,7 +306,7 @@ function cosine(fpu: X87, a: Ext): number {
 
 /** FSINCOS: fpu.r2 = sin (stays in ST(1)), fpu.r = cos (pushed). */
 function sineAndCosine(fpu: X87, a: Ext): number {
-  const special = trigonometricArgument(fpu, a, () => CONTINUE);
+  const special = trigonometricArgument(fpu, a);
   if (special === OUT_OF_RANGE) return special;
   if (special !== CONTINUE) {
     fpu.r2.copyFrom(fpu.r);
@@ -320,7 +320,7 @@ function sineAndCosine(fpu: X87, a: Ext): number {
 
 /** FPTAN: fpu.r2 = tan (stays), fpu.r = 1.0 (pushed). */
 function partialTangent(fpu: X87, a: Ext): number {
-  const special = trigonometricArgument(fpu, a, () => CONTINUE);
+  const special = trigonometricArgument(fpu, a);
   if (special === OUT_OF_RANGE) return special;
   if (special !== CONTINUE) {
     fpu.r2.copyFrom(fpu.r);
