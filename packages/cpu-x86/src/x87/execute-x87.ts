@@ -1115,7 +1115,7 @@ function storeEnvironment(cpu: Cpu, fpu: X87, insn: Instruction, offset: number)
   const fip = fpu.instructionOffset;
   const fdp = fpu.dataOffset;
   if (wide) {
-    // Reserved upper halves of the 32-bit slots read back as ones on Intel processors.
+    // Reserved upper halves of the 32-bit slots are written as ones (as the host x87 does: x87-host.test.ts).
     cpu.write32(segment, nextOffset(insn, offset, 0), fpu.controlWord | 0xffff0000);
     cpu.write32(segment, nextOffset(insn, offset, 4), fpu.statusWord | 0xffff0000);
     cpu.write32(segment, nextOffset(insn, offset, 8), fpu.tagWord | 0xffff0000);

@@ -206,7 +206,7 @@ function twoToXMinusOne(fpu: X87, a: Ext): number {
     else r.setFinite(1, 0, 0x80000000, 0);
     return 0;
   }
-  // Outside -1..1 the result is undefined; the P6 family and later leave the operand unchanged.
+  // Outside -1..1 the result is undefined; from 2 up the host x87 leaves the operand unchanged, and so do we.
   if (a.exponent >= 1) return UNCHANGED;
   const denormal = a.denormal ? SW_DE : 0;
   if (a.exponent < -70) {
