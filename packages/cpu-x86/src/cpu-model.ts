@@ -108,7 +108,8 @@ export interface CpuModel {
 }
 
 // FXSR (FXSAVE/FXRSTOR, implemented in x87/) joins once Cpu passes the model's extensions to decode().
-export const P6_FEATURES_IMPLEMENTED = FEATURE_FPU | FEATURE_TSC | FEATURE_CX8 | FEATURE_CMOV;
+export const P6_FEATURES_IMPLEMENTED =
+  FEATURE_FPU | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_SEP | FEATURE_CMOV | FEATURE_FXSR;
 
 /** FLAGS bits POPF may change in real mode on the P6: all but VM, VIP, VIF, RF and the reserved bits. */
 const P6_REAL_MODE_WRITABLE_FLAGS = 0x0024_7fd5;

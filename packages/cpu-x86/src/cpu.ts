@@ -1,11 +1,20 @@
 import type { PhysicalMemory } from "@tsvmm/ept";
-import { CPU_MODEL_P6, type CpuModel, processorSignature } from "./cpu-model.js";
+import { CPU_MODEL_P6, type CpuModel, FEATURE_FXSR, processorSignature } from "./cpu-model.js";
 import { type DecodeProfile, decodeProfileFor } from "./decode-profile.js";
-import { type CodeSource, DECODE_OK, decode, Instruction, NO_REG } from "./decoder.js";
+import {
+  type CodeSource,
+  DECODE_OK,
+  decode,
+  Instruction,
+  MAX_INSTRUCTION_LENGTH,
+  NO_REG,
+} from "./decoder.js";
 import { execute } from "./execute.js";
 import { Flags, SIZE8, SIZE16, SIZE32 } from "./flags.js";
+import { type CodePage, InstructionCache } from "./instruction-cache.js";
 import { deliverProtected, SOURCE_EXTERNAL, SOURCE_SOFTWARE } from "./interrupts-protected.js";
 import { MsrFile } from "./msr.js";
+import { EXT_FXSR } from "./opcode-table.js";
 import {
   CR0_ET,
   CR0_PE,
@@ -61,6 +70,8 @@ const TLB_BITS = 10;
 const TLB_SIZE = 1 << TLB_BITS;
 const TLB_MASK = TLB_SIZE - 1;
 const EMPTY_PAGE = new Uint8Array(0);
+/** A frozen empty code page: lookups in it miss, and nothing can be stored in it. */
+const NO_CODE: CodePage = Object.freeze(new Array<Instruction | undefined>(4096)) as CodePage;
 const MAX_QUEUED_WRITES = 16;
 const MAX_REPLAYED_READS = 16;
 
@@ -175,6 +186,7 @@ export class Cpu implements CodeSource {
 
   private readonly physicalMemory: PhysicalMemory;
   private readonly decodeProfile: DecodeProfile;
+  private readonly decodeExtensions: number;
   private readonly addressMask: number;
   private a20Mask = -1;
 
@@ -183,6 +195,12 @@ export class Cpu implements CodeSource {
   private readonly tlbWriteTag = new Int32Array(TLB_SIZE).fill(-1);
   private readonly tlbBytes: Uint8Array[] = new Array<Uint8Array>(TLB_SIZE).fill(EMPTY_PAGE);
   private readonly tlbOffset = new Int32Array(TLB_SIZE);
+  /** The guest-physical page number each entry maps, and that page's decoded instructions. */
+  private readonly tlbFrame = new Int32Array(TLB_SIZE).fill(-1);
+  private readonly tlbCode: CodePage[] = new Array<CodePage>(TLB_SIZE).fill(NO_CODE);
+  private codeGeneration = 0;
+  /** Decoded instructions by guest-physical page (see instruction-cache.ts). */
+  readonly instructionCache = new InstructionCache();
 
   /** Host writes made by the current instruction, delivered one per run() return. */
   private readonly queuedWrites: HostAccess[] = [];
@@ -206,13 +224,20 @@ export class Cpu implements CodeSource {
     this.physicalMemory = memory;
     this.model = options.model ?? CPU_MODEL_P6;
     this.decodeProfile = decodeProfileFor(this.model);
+    // Instruction-set extensions decode only when the model has them (and the executor implements them).
+    this.decodeExtensions = (this.model.featuresEdx & FEATURE_FXSR) !== 0 ? EXT_FXSR : 0;
     this.flags.fixedOne = this.model.flagsFixedOne;
     this.eferWritableMask = ((this.model.extendedFeaturesEdx ?? 0) & (1 << 20)) !== 0 ? 1 << 11 : 0;
     this.addressMask = this.model.physicalAddressBits >= 32 ? -1 : (1 << this.model.physicalAddressBits) - 1;
     for (let i = 0; i < MAX_QUEUED_WRITES; i++) {
       this.queuedWrites.push({ kind: 0, address: 0, size: 0, write: true, value: 0 });
     }
-    memory.onChange(() => this.flushTlb());
+    memory.onChange(() => {
+      this.flushTlb();
+      this.instructionCache.clear();
+    });
+    // Devices writing guest memory (DMA) must drop decoded instructions of the pages they change.
+    memory.onWrite((address, length) => this.instructionCache.invalidateRange(address, length));
     this.fpu.onFerr = options.onFerr;
     this.reset();
   }
@@ -452,10 +477,9 @@ export class Cpu implements CodeSource {
     this.instructionStart = this.eip;
     this.replayCursor = 0;
     try {
-      const status = decode(this.insn, this, this.code32, this.decodeProfile);
-      if (status !== DECODE_OK) this.raise(status, status === EXC_GP ? 0 : -1);
-      this.eip = (this.eip + this.insn.length) & this.ipMask;
-      execute(this, this.insn);
+      const insn = this.fetchInstruction();
+      this.eip = (this.eip + insn.length) & this.ipMask;
+      execute(this, insn);
       this.instructionCount++;
       this.replayedReadCount = 0;
       this.committedWriteCount = this.queuedWriteCount;
@@ -870,14 +894,68 @@ export class Cpu implements CodeSource {
     const physicalPage = this.physical(linear & ~0xfff);
     const slot = this.physicalMemory.findSlot(physicalPage);
     if (slot === undefined || (forWrite && slot.readOnly)) return false;
+    const frame = physicalPage / 4096;
+    const icache = this.instructionCache;
+    // A page holding decoded instructions is write-protected here: the first write drops them.
+    if (forWrite && icache.holdsCode(frame)) icache.invalidatePage(frame);
     // With A20 masked or narrow address buses, the physical page may differ from the linear one.
     const page = linear >>> 12;
     const e = page & TLB_MASK;
     this.tlbBytes[e] = slot.bytes;
     this.tlbOffset[e] = physicalPage - slot.guestPhysAddr;
+    this.tlbFrame[e] = frame;
+    this.tlbCode[e] = NO_CODE;
     this.tlbReadTag[e] = page;
-    this.tlbWriteTag[e] = slot.readOnly ? -1 : page;
+    this.tlbWriteTag[e] = slot.readOnly || icache.holdsCode(frame) ? -1 : page;
     return true;
+  }
+
+  /**
+   * The decoded instruction at CS:EIP: from the instruction cache when this code was decoded before
+   * (and the mode it was decoded in still holds), else decoded now and cached when it lies within
+   * one page. Raises #UD/#GP for undecodable bytes.
+   */
+  private fetchInstruction(): Instruction {
+    const eip = this.eip;
+    const linear = (this.segBase[CS] + eip) | 0;
+    const page = linear >>> 12;
+    const e = page & TLB_MASK;
+    const offset = linear & 0xfff;
+    if (this.codeGeneration !== this.instructionCache.generation) {
+      this.tlbCode.fill(NO_CODE);
+      this.codeGeneration = this.instructionCache.generation;
+    }
+    if (this.tlbReadTag[e] === page) {
+      const cached = this.tlbCode[e][offset];
+      if (
+        cached !== undefined &&
+        cached.decodedAs32 === this.code32 &&
+        (eip + cached.length - 1) >>> 0 <= this.segLimit[CS] >>> 0
+      ) {
+        return cached;
+      }
+    }
+    const insn = offset <= 4096 - MAX_INSTRUCTION_LENGTH ? new Instruction() : this.insn;
+    const status = decode(insn, this, this.code32, this.decodeProfile, this.decodeExtensions);
+    if (status !== DECODE_OK) this.raise(status, status === EXC_GP ? 0 : -1);
+    insn.decodedAs32 = this.code32;
+    if (insn !== this.insn && this.tlbReadTag[e] === page) {
+      const frame = this.tlbFrame[e];
+      const icache = this.instructionCache;
+      if (!icache.holdsCode(frame)) this.writeProtectFrame(frame);
+      const code = icache.page(frame);
+      code[offset] = insn;
+      this.tlbCode[e] = code;
+      icache.misses++;
+    }
+    return insn;
+  }
+
+  /** Removes write access from every page-cache entry that maps `frame` (it now holds code). */
+  private writeProtectFrame(frame: number): void {
+    const frames = this.tlbFrame;
+    const writeTags = this.tlbWriteTag;
+    for (let i = 0; i < TLB_SIZE; i++) if (frames[i] === frame) writeTags[i] = -1;
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -51,6 +51,8 @@ export const NO_REG = -1;
  * effective address depends on register values at execution time.
  */
 export class Instruction {
+  /** The code-segment size this was decoded for; set by the CPU's instruction cache. */
+  decodedAs32 = false;
   /** 0x00-0xFF: one-byte map; 0x100-0x1FF: 0F map (0F38/0F3A will be 0x200-0x3FF). */
   opcode = 0;
   /**

@@ -8,4 +8,5 @@ export {
   PAGE_SIZE,
   PhysicalMemory,
   type SlotChangeListener,
+  type WriteListener,
 } from "./physical-memory.js";

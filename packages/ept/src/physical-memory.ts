@@ -37,6 +37,9 @@ export class MemoryRegionError extends Error {
   }
 }
 
+/** Notified after a write through PhysicalMemory, with the guest-physical range written. */
+export type WriteListener = (guestPhysAddr: number, length: number) => void;
+
 /** Notified after any slot change, with the guest-physical ranges whose mapping changed. */
 export type SlotChangeListener = (guestPhysAddr: number, size: number) => void;
 
@@ -49,6 +52,7 @@ export class PhysicalMemory implements GuestMemory {
   private readonly slots: MemorySlot[] = [];
   private readonly slotIndexByPage = new Uint16Array(LOW_PAGES);
   private readonly listeners: SlotChangeListener[] = [];
+  private readonly writeListeners: WriteListener[] = [];
   /** Incremented on every slot change, so cached translations can be validated cheaply. */
   generation = 0;
 
@@ -111,6 +115,19 @@ export class PhysicalMemory implements GuestMemory {
     };
   }
 
+  /**
+   * Notified after every write made through this object (devices, loaders, DMA), with the range.
+   * The CPU's own stores go through its page cache instead; this is how it learns that code it
+   * decoded was overwritten by someone else.
+   */
+  onWrite(listener: WriteListener): () => void {
+    this.writeListeners.push(listener);
+    return () => {
+      const i = this.writeListeners.indexOf(listener);
+      if (i >= 0) this.writeListeners.splice(i, 1);
+    };
+  }
+
   /** The slot holding this guest-physical address, or undefined for MMIO/unbacked space. */
   findSlot(gpa: number): MemorySlot | undefined {
     if (gpa < FOUR_GIB) {
@@ -166,6 +183,7 @@ export class PhysicalMemory implements GuestMemory {
   writeU8(gpa: number, value: number): void {
     const slot = this.slotForAccess(gpa, 1, true);
     slot.bytes[gpa - slot.guestPhysAddr] = value;
+    this.wrote(gpa, 1);
   }
 
   writeU16(gpa: number, value: number): void {
@@ -217,6 +235,7 @@ export class PhysicalMemory implements GuestMemory {
       const slot = this.findSlot(gpa + i)!;
       slot.bytes[gpa + i - slot.guestPhysAddr] = (value >>> (8 * i)) & 0xff;
     }
+    this.wrote(gpa, size);
   }
 
   private copy(gpa: number, data: Uint8Array, toGuest: boolean): void {
@@ -230,6 +249,12 @@ export class PhysicalMemory implements GuestMemory {
       else data.set(slot.bytes.subarray(offset, offset + count), done);
       done += count;
     }
+    if (toGuest) this.wrote(gpa, data.length);
+  }
+
+  private wrote(gpa: number, length: number): void {
+    const listeners = this.writeListeners;
+    for (let i = 0; i < listeners.length; i++) listeners[i](gpa, length);
   }
 
   private slotForAccess(gpa: number, length: number, forWrite: boolean): MemorySlot {
