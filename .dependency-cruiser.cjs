@@ -20,8 +20,8 @@ const PACKAGE_DIRS = {
 const ALLOWED_IMPORTS = {
   ept: [],
   scheduler: [],
-  "cpu-x86": ["ept"],
-  mmu: ["ept", "cpu-x86"],
+  "cpu-x86": ["ept", "mmu"],
+  mmu: ["ept"],
   "kvm-api": ["cpu-x86", "mmu", "ept", "scheduler"],
   "device-model": ["ept"],
   virtio: ["ept", "device-model"],
@@ -33,6 +33,7 @@ const ALLOWED_IMPORTS = {
 const NODE_ALLOWED = [
   "\\.node\\.[cm]?[jt]s$", // node-only entry points
   "\\.test\\.[cm]?[jt]s$", // tests
+  "\\.test-support\\.[cm]?[jt]s$", // test helpers next to the code (excluded from builds)
   "(^|/)test/", // test helpers in a package's test/ folder (never built nor shipped)
   "\\.config\\.[cm]?[jt]s$", // vitest.config.ts and friends
   "(^|/)vitest\\.shared\\.ts$",
