@@ -2,6 +2,7 @@ import { CPU_MODEL_P6, Cpu, type CpuModel } from "@tsvmm/cpu-x86";
 import { type GuestMemory, type MemoryRegion, PhysicalMemory } from "@tsvmm/ept";
 import { RoundRobinScheduler, type Scheduler } from "@tsvmm/scheduler";
 import { Vcpu, type VcpuHost } from "./vcpu.js";
+import { VirtualClock, type VirtualClockOptions } from "./virtual-clock.js";
 
 /** KVM_GET_API_VERSION has returned 12 since Linux 2.6.22. */
 export const KVM_API_VERSION = 12;
@@ -11,6 +12,8 @@ export interface VmOptions {
   scheduler?: Scheduler<Vcpu>;
   /** The CPU model every vCPU presents (CPUID and behaviour). Defaults to a P6-family CPU. */
   cpuModel?: CpuModel;
+  /** Guest time: from the host clock (default) or from retired instructions (reproducible runs). */
+  clock?: VirtualClockOptions;
 }
 
 /** The hypervisor (the open /dev/kvm): creates VMs. */
@@ -35,10 +38,18 @@ export class Vm implements VcpuHost {
   private readonly vcpus: Vcpu[] = [];
   private readonly scheduler: Scheduler<Vcpu>;
   private readonly cpuModel: CpuModel;
+  /** The VM's one clock: the TSC, the local APIC timer and userspace timers (PIT, RTC) all read it. */
+  readonly clock: VirtualClock;
 
   constructor(options: VmOptions = {}) {
     this.scheduler = options.scheduler ?? new RoundRobinScheduler<Vcpu>();
     this.cpuModel = options.cpuModel ?? CPU_MODEL_P6;
+    this.clock = new VirtualClock(options.clock);
+    this.clock.bindInstructionCounter(() => {
+      let total = 0;
+      for (const vcpu of this.vcpus) total += vcpu.instructionCount;
+      return total;
+    });
   }
 
   /** KVM_SET_USER_MEMORY_REGION: adds, moves, resizes or (memorySize 0) deletes a memory slot. */

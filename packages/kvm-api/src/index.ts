@@ -9,3 +9,4 @@ export {
 export { ExitReason, exitReasonName, INTERNAL_ERROR_EMULATION, IoDirection, KvmRun } from "./kvm-run.js";
 export type { DescriptorTable, Regs, Segment, Sregs } from "./registers.js";
 export { Vcpu } from "./vcpu.js";
+export { type Clock, type ClockMode, VirtualClock, type VirtualClockOptions } from "./virtual-clock.js";
