@@ -109,7 +109,20 @@ export interface CpuModel {
 
 // FXSR (FXSAVE/FXRSTOR, implemented in x87/) joins once Cpu passes the model's extensions to decode().
 export const P6_FEATURES_IMPLEMENTED =
-  FEATURE_FPU | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_SEP | FEATURE_CMOV | FEATURE_FXSR;
+  FEATURE_FPU |
+  FEATURE_PSE |
+  FEATURE_TSC |
+  FEATURE_MSR |
+  FEATURE_PAE |
+  FEATURE_CX8 |
+  FEATURE_SEP |
+  FEATURE_MTRR |
+  FEATURE_PGE |
+  FEATURE_CMOV |
+  FEATURE_PAT |
+  FEATURE_FXSR;
+/** CPUID.80000001h:EDX.NX: execute-disable in PAE page tables (EFER.NXE). */
+export const EXTENDED_FEATURE_NX = 1 << 20;
 
 /** FLAGS bits POPF may change in real mode on the P6: all but VM, VIP, VIF, RF and the reserved bits. */
 const P6_REAL_MODE_WRITABLE_FLAGS = 0x0024_7fd5;
@@ -125,6 +138,7 @@ export const CPU_MODEL_P6: CpuModel = {
   stepping: 3,
   featuresEdx: P6_FEATURES_IMPLEMENTED,
   featuresEcx: 0,
+  extendedFeaturesEdx: EXTENDED_FEATURE_NX,
   brand: "tsvmm virtual CPU",
   physicalAddressBits: 32,
   maskShiftCount: true,

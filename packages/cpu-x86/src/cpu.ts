@@ -1,5 +1,24 @@
 import type { PhysicalMemory } from "@tsvmm/ept";
-import { CPU_MODEL_P6, type CpuModel, FEATURE_FXSR, processorSignature } from "./cpu-model.js";
+import {
+  ACCESS_EXECUTE,
+  ACCESS_READ,
+  ACCESS_WRITE,
+  MMU_NON_CANONICAL,
+  MMU_NOT_RAM,
+  MMU_PAGE_FAULT,
+  Mmu,
+  TLB_BITS,
+  TLB_MASK,
+  type Tlb,
+} from "@tsvmm/mmu";
+import {
+  CPU_MODEL_P6,
+  type CpuModel,
+  FEATURE_FXSR,
+  FEATURE_PAT,
+  FEATURE_PSE36,
+  processorSignature,
+} from "./cpu-model.js";
 import { type DecodeProfile, decodeProfileFor } from "./decode-profile.js";
 import {
   type CodeSource,
@@ -21,6 +40,7 @@ import {
   CS,
   EXC_DF,
   EXC_GP,
+  EXC_PF,
   EXC_SS,
   EXC_UD,
   FLAG_AC,
@@ -66,10 +86,7 @@ const SEGMENT_UNUSABLE = 1;
 const SEGMENT_READ_ONLY = 2;
 const SEGMENT_EXPAND_DOWN = 4;
 
-const TLB_BITS = 10;
 const TLB_SIZE = 1 << TLB_BITS;
-const TLB_MASK = TLB_SIZE - 1;
-const EMPTY_PAGE = new Uint8Array(0);
 /** A frozen empty code page: lookups in it miss, and nothing can be stored in it. */
 const NO_CODE: CodePage = Object.freeze(new Array<Instruction | undefined>(4096)) as CodePage;
 const MAX_QUEUED_WRITES = 16;
@@ -130,7 +147,7 @@ export class Cpu implements CodeSource {
   tscLow = 0;
   tscHigh = 0;
   /** Current privilege level: CS.RPL in protected mode, 3 in virtual-8086 mode, 0 in real mode. */
-  cpl = 0;
+  private cplValue = 0;
   /** LDTR and TR with their hidden caches. */
   ldtSelector = 0;
   ldtBase = 0;
@@ -187,17 +204,15 @@ export class Cpu implements CodeSource {
   private readonly physicalMemory: PhysicalMemory;
   private readonly decodeProfile: DecodeProfile;
   private readonly decodeExtensions: number;
-  private readonly addressMask: number;
-  private a20Mask = -1;
 
-  /** Page cache: linear page -> host bytes. Separate tags for reads and writes (ROM is read-only). */
-  private readonly tlbReadTag = new Int32Array(TLB_SIZE).fill(-1);
-  private readonly tlbWriteTag = new Int32Array(TLB_SIZE).fill(-1);
-  private readonly tlbBytes: Uint8Array[] = new Array<Uint8Array>(TLB_SIZE).fill(EMPTY_PAGE);
-  private readonly tlbOffset = new Int32Array(TLB_SIZE);
-  /** The guest-physical page number each entry maps, and that page's decoded instructions. */
-  private readonly tlbFrame = new Int32Array(TLB_SIZE).fill(-1);
+  /** Paging and the TLB: linear -> guest-physical -> host bytes (see @tsvmm/mmu). */
+  readonly mmu: Mmu;
+  private readonly tlb: Tlb;
+  /** Whether accesses run with user rights (CPL 3); the MMU's fast-path tags follow it. */
+  private userMode = false;
+  /** Per TLB entry: the decoded instructions of the frame it maps, valid while the frame matches. */
   private readonly tlbCode: CodePage[] = new Array<CodePage>(TLB_SIZE).fill(NO_CODE);
+  private readonly tlbCodeFrame = new Float64Array(TLB_SIZE).fill(-1);
   private codeGeneration = 0;
   /** Decoded instructions by guest-physical page (see instruction-cache.ts). */
   readonly instructionCache = new InstructionCache();
@@ -228,16 +243,26 @@ export class Cpu implements CodeSource {
     this.decodeExtensions = (this.model.featuresEdx & FEATURE_FXSR) !== 0 ? EXT_FXSR : 0;
     this.flags.fixedOne = this.model.flagsFixedOne;
     this.eferWritableMask = ((this.model.extendedFeaturesEdx ?? 0) & (1 << 20)) !== 0 ? 1 << 11 : 0;
-    this.addressMask = this.model.physicalAddressBits >= 32 ? -1 : (1 << this.model.physicalAddressBits) - 1;
+    this.mmu = new Mmu(memory, {
+      physicalAddressBits: Math.max(20, this.model.physicalAddressBits),
+      pse36: (this.model.featuresEdx & FEATURE_PSE36) !== 0,
+      pat: (this.model.featuresEdx & FEATURE_PAT) !== 0,
+      pages1G: false,
+    });
+    this.tlb = this.mmu.tlb;
+    this.mmu.setCodeWriteListener((physicalAddress) => this.dropCode(Math.floor(physicalAddress / 4096)));
     for (let i = 0; i < MAX_QUEUED_WRITES; i++) {
       this.queuedWrites.push({ kind: 0, address: 0, size: 0, write: true, value: 0 });
     }
-    memory.onChange(() => {
-      this.flushTlb();
-      this.instructionCache.clear();
-    });
+    memory.onChange(() => this.instructionCache.clear());
     // Devices writing guest memory (DMA) must drop decoded instructions of the pages they change.
-    memory.onWrite((address, length) => this.instructionCache.invalidateRange(address, length));
+    memory.onWrite((address, length) => {
+      if (length <= 0) return;
+      const last = Math.floor((address + length - 1) / 4096);
+      for (let frame = Math.floor(address / 4096); frame <= last; frame++) {
+        if (this.instructionCache.holdsCode(frame)) this.dropCode(frame);
+      }
+    });
     this.fpu.onFerr = options.onFerr;
     this.reset();
   }
@@ -344,14 +369,14 @@ export class Cpu implements CodeSource {
   }
 
   setEfer(value: number): void {
+    if (!this.mmu.setEfer(value)) this.raise(EXC_GP, 0);
     this.efer = value;
-    this.flushTlb();
   }
 
   /** Sets CR3 (the page-directory base); non-global translations are dropped. */
   setCr3(value: number): void {
+    if (!this.mmu.setCr3(value)) this.raise(EXC_GP, 0);
     this.cr3 = value;
-    this.flushTlb();
   }
 
   /** What IRET and POPF may change in EFLAGS depends on the privilege the instruction ran at. */
@@ -400,13 +425,47 @@ export class Cpu implements CodeSource {
   }
 
   setA20(enabled: boolean): void {
-    this.a20Mask = enabled ? -1 : ~(1 << 20);
-    this.flushTlb();
+    this.mmu.setA20(enabled);
   }
 
+  /**
+   * Re-reads CR0/CR3/CR4/EFER into the MMU and drops every translation: after a reset or when the
+   * host loads registers directly (KVM_SET_SREGS).
+   */
   flushTlb(): void {
-    this.tlbReadTag.fill(-1);
-    this.tlbWriteTag.fill(-1);
+    this.mmu.setControlRegisters(this.cr0, this.cr3, this.cr4, this.efer);
+    this.mmu.setUserMode(this.cplValue === 3);
+    this.userMode = this.cplValue === 3;
+  }
+
+  /** The current privilege level; the MMU's user/supervisor rights follow it. */
+  get cpl(): number {
+    return this.cplValue;
+  }
+
+  set cpl(value: number) {
+    this.cplValue = value;
+    const user = value === 3;
+    if (user !== this.userMode) {
+      this.userMode = user;
+      this.mmu.setUserMode(user);
+    }
+  }
+
+  /** MOV CR0 (and LMSW, CLTS): the CPU's own checks are done; the MMU may still refuse (PAE PDPTEs). */
+  setCr0(value: number): void {
+    if (!this.mmu.setCr0(value)) this.raise(EXC_GP, 0);
+    this.cr0 = value;
+  }
+
+  setCr4(value: number): void {
+    if (!this.mmu.setCr4(value)) this.raise(EXC_GP, 0);
+    this.cr4 = value;
+  }
+
+  /** INVLPG. */
+  invalidatePage(linear: number): void {
+    this.mmu.invalidatePage(linear);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -758,86 +817,123 @@ export class Cpu implements CodeSource {
     const offset = (this.instructionStart + index) & this.ipMask;
     if (offset >>> 0 > this.segLimit[CS] >>> 0) this.raise(EXC_GP, 0);
     const linear = (this.segBase[CS] + offset) | 0;
+    const tlb = this.tlb;
     const page = linear >>> 12;
     const e = page & TLB_MASK;
-    if (this.tlbReadTag[e] === page) return this.tlbBytes[e][this.tlbOffset[e] + (linear & 0xfff)];
-    if (!this.fillTlb(linear, false)) {
-      this.fail(`instruction fetch from non-RAM physical address 0x${(linear >>> 0).toString(16)}`);
+    if (tlb.executeTag[e] === page) return tlb.bytes[e][tlb.offset[e] + (linear & 0xfff)];
+    const r = this.mmu.fillEntry(linear, 0, ACCESS_EXECUTE, this.userMode);
+    if (r < 0) {
+      if (r === MMU_NOT_RAM) {
+        this.fail(
+          `instruction fetch from non-RAM physical address 0x${this.mmu.physicalAddress.toString(16)}`,
+        );
+      }
+      this.translationFault(r);
     }
-    return this.tlbBytes[e][this.tlbOffset[e] + (linear & 0xfff)];
+    return tlb.bytes[r][tlb.offset[r] + (linear & 0xfff)];
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Linear memory: the page cache, with MMIO for addresses that are not RAM.
+  // Linear memory: the MMU's TLB holds host views of guest RAM; what is not RAM becomes MMIO.
 
   /**
    * Accesses the CPU makes for itself (descriptor tables, the TSS): always with supervisor rights,
-   * whatever the CPL, once paging checks privilege.
+   * whatever the CPL.
    */
   readLinearSystem8(linear: number): number {
-    return this.readLinear8(linear);
+    const e = this.systemEntry(linear, ACCESS_READ);
+    if (e < 0) return this.hostRead(ACCESS_MMIO, this.mmu.physicalAddress, 1);
+    return this.tlb.bytes[e][this.tlb.offset[e] + (linear & 0xfff)];
   }
 
   readLinearSystem16(linear: number): number {
-    return this.readLinear16(linear);
+    return this.readLinearSystem8(linear) | (this.readLinearSystem8((linear + 1) | 0) << 8);
   }
 
   readLinearSystem32(linear: number): number {
-    return this.readLinear32(linear);
+    return this.readLinearSystem16(linear) | (this.readLinearSystem16((linear + 2) | 0) << 16);
   }
 
   writeLinearSystem8(linear: number, value: number): void {
-    this.writeLinear8(linear, value);
+    const e = this.systemEntry(linear, ACCESS_WRITE);
+    if (e < 0) this.hostWrite(ACCESS_MMIO, this.mmu.physicalAddress, 1, value & 0xff);
+    else this.tlb.bytes[e][this.tlb.offset[e] + (linear & 0xfff)] = value;
   }
 
   writeLinearSystem16(linear: number, value: number): void {
-    this.writeLinear16(linear, value);
+    this.systemEntry(linear, ACCESS_WRITE);
+    this.systemEntry((linear + 1) | 0, ACCESS_WRITE);
+    this.writeLinearSystem8(linear, value);
+    this.writeLinearSystem8((linear + 1) | 0, value >> 8);
   }
 
   writeLinearSystem32(linear: number, value: number): void {
-    this.writeLinear32(linear, value);
+    this.systemEntry(linear, ACCESS_WRITE);
+    this.systemEntry((linear + 3) | 0, ACCESS_WRITE);
+    this.writeLinearSystem16(linear, value);
+    this.writeLinearSystem16((linear + 2) | 0, value >> 16);
+  }
+
+  /** A supervisor-rights TLB entry for `linear`, or -1 when it is not RAM (mmu.physicalAddress). */
+  private systemEntry(linear: number, access: number): number {
+    const r = this.mmu.fillEntry(linear, 0, access, false);
+    if (r >= 0) return r;
+    if (r === MMU_NOT_RAM) return -1;
+    return this.translationFault(r);
   }
 
   readLinear8(linear: number): number {
+    const tlb = this.tlb;
     const page = linear >>> 12;
     const e = page & TLB_MASK;
-    if (this.tlbReadTag[e] === page) return this.tlbBytes[e][this.tlbOffset[e] + (linear & 0xfff)];
-    if (this.fillTlb(linear, false)) return this.tlbBytes[e][this.tlbOffset[e] + (linear & 0xfff)];
-    return this.hostRead(ACCESS_MMIO, this.physical(linear), 1);
+    if (tlb.readTag[e] === page) return tlb.bytes[e][tlb.offset[e] + (linear & 0xfff)];
+    const r = this.mmu.fillEntry(linear, 0, ACCESS_READ, this.userMode);
+    if (r >= 0) return tlb.bytes[r][tlb.offset[r] + (linear & 0xfff)];
+    return this.slowRead(r, 1);
   }
 
   readLinear16(linear: number): number {
-    if ((linear & 0xfff) === 0xfff) return this.readLinear8(linear) | (this.readLinear8(linear + 1) << 8);
+    if ((linear & 0xfff) === 0xfff)
+      return this.readLinear8(linear) | (this.readLinear8((linear + 1) | 0) << 8);
+    const tlb = this.tlb;
     const page = linear >>> 12;
-    const e = page & TLB_MASK;
-    if (this.tlbReadTag[e] === page || this.fillTlb(linear, false)) {
-      const b = this.tlbBytes[e];
-      const i = this.tlbOffset[e] + (linear & 0xfff);
-      return b[i] | (b[i + 1] << 8);
+    let e = page & TLB_MASK;
+    if (tlb.readTag[e] !== page) {
+      e = this.mmu.fillEntry(linear, 0, ACCESS_READ, this.userMode);
+      if (e < 0) return this.slowRead(e, 2);
     }
-    return this.hostRead(ACCESS_MMIO, this.physical(linear), 2);
+    const b = tlb.bytes[e];
+    const i = tlb.offset[e] + (linear & 0xfff);
+    return b[i] | (b[i + 1] << 8);
   }
 
   readLinear32(linear: number): number {
-    if ((linear & 0xfff) > 0xffc) return this.readLinear16(linear) | (this.readLinear16(linear + 2) << 16);
+    if ((linear & 0xfff) > 0xffc)
+      return this.readLinear16(linear) | (this.readLinear16((linear + 2) | 0) << 16);
+    const tlb = this.tlb;
     const page = linear >>> 12;
-    const e = page & TLB_MASK;
-    if (this.tlbReadTag[e] === page || this.fillTlb(linear, false)) {
-      const b = this.tlbBytes[e];
-      const i = this.tlbOffset[e] + (linear & 0xfff);
-      return b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24);
+    let e = page & TLB_MASK;
+    if (tlb.readTag[e] !== page) {
+      e = this.mmu.fillEntry(linear, 0, ACCESS_READ, this.userMode);
+      if (e < 0) return this.slowRead(e, 4);
     }
-    return this.hostRead(ACCESS_MMIO, this.physical(linear), 4);
+    const b = tlb.bytes[e];
+    const i = tlb.offset[e] + (linear & 0xfff);
+    return b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24);
   }
 
   writeLinear8(linear: number, value: number): void {
+    const tlb = this.tlb;
     const page = linear >>> 12;
-    const e = page & TLB_MASK;
-    if (this.tlbWriteTag[e] === page || this.fillTlb(linear, true)) {
-      this.tlbBytes[e][this.tlbOffset[e] + (linear & 0xfff)] = value;
-      return;
+    let e = page & TLB_MASK;
+    if (tlb.writeTag[e] !== page) {
+      e = this.mmu.fillEntry(linear, 0, ACCESS_WRITE, this.userMode);
+      if (e < 0) {
+        this.slowWrite(e, 1, value & 0xff);
+        return;
+      }
     }
-    this.hostWrite(ACCESS_MMIO, this.physical(linear), 1, value & 0xff);
+    tlb.bytes[e][tlb.offset[e] + (linear & 0xfff)] = value;
   }
 
   writeLinear16(linear: number, value: number): void {
@@ -845,16 +941,20 @@ export class Cpu implements CodeSource {
       this.writeCrossPage(linear, 2, value);
       return;
     }
+    const tlb = this.tlb;
     const page = linear >>> 12;
-    const e = page & TLB_MASK;
-    if (this.tlbWriteTag[e] === page || this.fillTlb(linear, true)) {
-      const b = this.tlbBytes[e];
-      const i = this.tlbOffset[e] + (linear & 0xfff);
-      b[i] = value;
-      b[i + 1] = value >> 8;
-      return;
+    let e = page & TLB_MASK;
+    if (tlb.writeTag[e] !== page) {
+      e = this.mmu.fillEntry(linear, 0, ACCESS_WRITE, this.userMode);
+      if (e < 0) {
+        this.slowWrite(e, 2, value & 0xffff);
+        return;
+      }
     }
-    this.hostWrite(ACCESS_MMIO, this.physical(linear), 2, value & 0xffff);
+    const b = tlb.bytes[e];
+    const i = tlb.offset[e] + (linear & 0xfff);
+    b[i] = value;
+    b[i + 1] = value >> 8;
   }
 
   writeLinear32(linear: number, value: number): void {
@@ -862,58 +962,59 @@ export class Cpu implements CodeSource {
       this.writeCrossPage(linear, 4, value);
       return;
     }
+    const tlb = this.tlb;
     const page = linear >>> 12;
-    const e = page & TLB_MASK;
-    if (this.tlbWriteTag[e] === page || this.fillTlb(linear, true)) {
-      const b = this.tlbBytes[e];
-      const i = this.tlbOffset[e] + (linear & 0xfff);
-      b[i] = value;
-      b[i + 1] = value >> 8;
-      b[i + 2] = value >> 16;
-      b[i + 3] = value >> 24;
-      return;
+    let e = page & TLB_MASK;
+    if (tlb.writeTag[e] !== page) {
+      e = this.mmu.fillEntry(linear, 0, ACCESS_WRITE, this.userMode);
+      if (e < 0) {
+        this.slowWrite(e, 4, value);
+        return;
+      }
     }
-    this.hostWrite(ACCESS_MMIO, this.physical(linear), 4, value);
+    const b = tlb.bytes[e];
+    const i = tlb.offset[e] + (linear & 0xfff);
+    b[i] = value;
+    b[i + 1] = value >> 8;
+    b[i + 2] = value >> 16;
+    b[i + 3] = value >> 24;
   }
 
-  /** A write that spans two pages: both pages are translated before either is written. */
+  /** A write that spans two pages: both are translated (and may fault) before either is written. */
   private writeCrossPage(linear: number, size: number, value: number): void {
-    // Translating first means a fault on the second page leaves the first unchanged (paging, later).
-    this.physical(linear);
-    this.physical(linear + size - 1);
-    for (let i = 0; i < size; i++) this.writeLinear8(linear + i, value >> (8 * i));
+    const last = (linear + size - 1) | 0;
+    for (const address of [linear, last]) {
+      const r = this.mmu.translate(address, ACCESS_WRITE, this.userMode);
+      if (r < 0) this.translationFault(r);
+    }
+    for (let i = 0; i < size; i++) this.writeLinear8((linear + i) | 0, value >> (8 * i));
   }
 
-  /** Linear -> physical. Paging arrives with @tsvmm/mmu; until then linear is physical (A20 applied). */
-  physical(linear: number): number {
-    return ((linear & this.a20Mask & this.addressMask) >>> 0) as number;
+  /** Negative TLB results for reads: MMIO (the host answers), a page fault, or a broken table. */
+  private slowRead(result: number, size: number): number {
+    if (result === MMU_NOT_RAM) return this.hostRead(ACCESS_MMIO, this.mmu.physicalAddress, size);
+    return this.translationFault(result);
   }
 
-  /** Caches the host bytes of the page holding `linear`; false when that page is not (writable) RAM. */
-  private fillTlb(linear: number, forWrite: boolean): boolean {
-    const physicalPage = this.physical(linear & ~0xfff);
-    const slot = this.physicalMemory.findSlot(physicalPage);
-    if (slot === undefined || (forWrite && slot.readOnly)) return false;
-    const frame = physicalPage / 4096;
-    const icache = this.instructionCache;
-    // A page holding decoded instructions is write-protected here: the first write drops them.
-    if (forWrite && icache.holdsCode(frame)) icache.invalidatePage(frame);
-    // With A20 masked or narrow address buses, the physical page may differ from the linear one.
-    const page = linear >>> 12;
-    const e = page & TLB_MASK;
-    this.tlbBytes[e] = slot.bytes;
-    this.tlbOffset[e] = physicalPage - slot.guestPhysAddr;
-    this.tlbFrame[e] = frame;
-    this.tlbCode[e] = NO_CODE;
-    this.tlbReadTag[e] = page;
-    this.tlbWriteTag[e] = slot.readOnly || icache.holdsCode(frame) ? -1 : page;
-    return true;
+  private slowWrite(result: number, size: number, value: number): void {
+    if (result === MMU_NOT_RAM) this.hostWrite(ACCESS_MMIO, this.mmu.physicalAddress, size, value);
+    else this.translationFault(result);
+  }
+
+  /** #PF with CR2 and the error code the walk produced; a page table outside RAM stops the CPU. */
+  private translationFault(result: number): never {
+    if (result === MMU_PAGE_FAULT) {
+      this.cr2 = this.mmu.faultAddress;
+      this.raise(EXC_PF, this.mmu.faultErrorCode);
+    }
+    if (result === MMU_NON_CANONICAL) this.raise(EXC_GP, 0);
+    return this.fail(`page-table entry at non-RAM physical address 0x${this.mmu.faultPhysical.toString(16)}`);
   }
 
   /**
    * The decoded instruction at CS:EIP: from the instruction cache when this code was decoded before
    * (and the mode it was decoded in still holds), else decoded now and cached when it lies within
-   * one page. Raises #UD/#GP for undecodable bytes.
+   * one page. Raises #UD/#GP (and #PF for the fetch) as decoding does.
    */
   private fetchInstruction(): Instruction {
     const eip = this.eip;
@@ -921,11 +1022,12 @@ export class Cpu implements CodeSource {
     const page = linear >>> 12;
     const e = page & TLB_MASK;
     const offset = linear & 0xfff;
+    const tlb = this.tlb;
     if (this.codeGeneration !== this.instructionCache.generation) {
-      this.tlbCode.fill(NO_CODE);
+      this.tlbCodeFrame.fill(-1);
       this.codeGeneration = this.instructionCache.generation;
     }
-    if (this.tlbReadTag[e] === page) {
+    if (tlb.executeTag[e] === page && this.tlbCodeFrame[e] === tlb.physicalPage[e]) {
       const cached = this.tlbCode[e][offset];
       if (
         cached !== undefined &&
@@ -939,23 +1041,24 @@ export class Cpu implements CodeSource {
     const status = decode(insn, this, this.code32, this.decodeProfile, this.decodeExtensions);
     if (status !== DECODE_OK) this.raise(status, status === EXC_GP ? 0 : -1);
     insn.decodedAs32 = this.code32;
-    if (insn !== this.insn && this.tlbReadTag[e] === page) {
-      const frame = this.tlbFrame[e];
+    if (insn !== this.insn && tlb.executeTag[e] === page) {
+      const physicalPage = tlb.physicalPage[e];
+      const frame = physicalPage / 4096;
       const icache = this.instructionCache;
-      if (!icache.holdsCode(frame)) this.writeProtectFrame(frame);
+      if (!icache.holdsCode(frame)) this.mmu.watchCodePage(physicalPage);
       const code = icache.page(frame);
       code[offset] = insn;
       this.tlbCode[e] = code;
+      this.tlbCodeFrame[e] = physicalPage;
       icache.misses++;
     }
     return insn;
   }
 
-  /** Removes write access from every page-cache entry that maps `frame` (it now holds code). */
-  private writeProtectFrame(frame: number): void {
-    const frames = this.tlbFrame;
-    const writeTags = this.tlbWriteTag;
-    for (let i = 0; i < TLB_SIZE; i++) if (frames[i] === frame) writeTags[i] = -1;
+  /** Drops the decoded instructions of a guest-physical page that was written. */
+  private dropCode(frame: number): void {
+    this.instructionCache.invalidatePage(frame);
+    this.mmu.unwatchCodePage(frame * 4096);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -1374,7 +1374,7 @@ function group7(cpu: Cpu, insn: Instruction, size: number): void {
     case 7: // INVLPG
       if (insn.mod === 3) cpu.undefinedOpcode();
       requirePrivilege0(cpu);
-      cpu.flushTlb();
+      cpu.invalidatePage((cpu.segBase[insn.segment] + cpu.effectiveAddress(insn)) | 0);
       return;
     default:
       cpu.undefinedOpcode();
@@ -1396,14 +1396,17 @@ function readControlRegister(cpu: Cpu, n: number): number {
   }
 }
 
+/** CR4 bits this CPU implements: TSD, DE, PSE, PAE, PGE, PCE, OSFXSR, OSXMMEXCPT. */
+const CR4_SUPPORTED = 0x4 | 0x8 | 0x10 | 0x20 | 0x80 | 0x100 | 0x200 | 0x400;
+
 function writeControlRegister(cpu: Cpu, n: number, value: number): void {
   switch (n) {
     case 0:
+      // PG needs PE; NW (not write-through) needs CD (cache disable).
       if ((value & CR0_PG) !== 0 && (value & CR0_PE) === 0) cpu.raise(EXC_GP, 0);
-      if ((value & CR0_PG) !== 0) cpu.fail("paging is not implemented yet");
-      cpu.cr0 = value | 0x10; // ET is fixed to 1 on P6
+      if ((value & (1 << 29)) !== 0 && (value & (1 << 30)) === 0) cpu.raise(EXC_GP, 0);
+      cpu.setCr0(value | 0x10); // ET is fixed to 1 on P6
       if ((value & CR0_PE) === 0) cpu.cpl = 0;
-      cpu.flushTlb();
       return;
     case 2:
       cpu.cr2 = value;
@@ -1412,8 +1415,8 @@ function writeControlRegister(cpu: Cpu, n: number, value: number): void {
       cpu.setCr3(value);
       return;
     case 4:
-      cpu.cr4 = value;
-      cpu.flushTlb();
+      if ((value & ~CR4_SUPPORTED) !== 0) cpu.raise(EXC_GP, 0);
+      cpu.setCr4(value);
       return;
     default:
       cpu.undefinedOpcode();

@@ -286,3 +286,92 @@ back:
     expect(cpu.run(1000)).toBe(STOP_HLT);
   });
 });
+
+/** Identity-maps the first MiB (user, writable) with one page table, then enables paging. */
+const PAGING = `
+  mov dword ptr [0x10000], 0x11007
+  xor ecx, ecx
+1:
+  mov eax, ecx
+  shl eax, 12
+  or eax, 7
+  mov [0x11000 + ecx * 4], eax
+  inc ecx
+  cmp ecx, 256
+  jb 1b
+  mov dword ptr [0x11000 + 0x200 * 4], 0x30001  /* linear 0x200000 -> 0x30000, supervisor, read-only */
+  mov eax, 0x10000
+  mov cr3, eax
+  mov eax, cr0
+  or eax, 0x80000000
+  mov cr0, eax`;
+
+describe.skipIf(assemblerMissing !== undefined)("paging", () => {
+  it("translates through two-level page tables and sets the accessed and dirty bits", () => {
+    const { cpu, memory } = run(`${PAGING}
+  mov eax, [0x200010]
+  mov dword ptr [0x200020], 0x55aa55aa`);
+    expect(exception(memory).vector).toBe(-1);
+    expect(memory.readU32(0x30020)).toBe(0x55aa55aa); // supervisor write with CR0.WP clear
+    expect(memory.readU32(0x11000 + 0x200 * 4) & 0x60).toBe(0x60); // A and D
+    expect(memory.readU32(0x10000) & 0x20).toBe(0x20); // A in the PDE
+    expect(cpu.cr0 >>> 31).toBe(1);
+  });
+
+  it("raises #PF with CR2 and the error code for a page that is not present", () => {
+    const { cpu, memory } = run(`${PAGING}\n  mov eax, [0x300004]`);
+    expect(exception(memory)).toEqual({ vector: 14, errorCode: 0 });
+    expect(cpu.cr2).toBe(0x300004);
+  });
+
+  it("honours CR0.WP for supervisor writes and U/S for ring 3", () => {
+    const wp = run(
+      `${PAGING}\n  mov eax, cr0\n  or eax, 0x10000\n  mov cr0, eax\n  mov dword ptr [0x200000], 1`,
+    );
+    expect(exception(wp.memory)).toEqual({ vector: 14, errorCode: 3 });
+    // Ring 3 first loads a ring-3 data segment: IRET to ring 3 nulled DS (its DPL was 0).
+    const user = run(
+      `${PAGING}\n${TO_RING3("ring3")}`,
+      "ring3:\n  mov ax, 0x23\n  mov ds, ax\n  mov eax, [0x200000]",
+    );
+    expect(exception(user.memory)).toEqual({ vector: 14, errorCode: 5 });
+    expect(user.cpu.cr2).toBe(0x200000);
+  });
+
+  it("maps 4 MiB pages with CR4.PSE", () => {
+    const { cpu, memory } = run(`${PAGING}
+  mov eax, cr4
+  or eax, 0x10
+  mov cr4, eax
+  mov dword ptr [0x10000 + 2 * 4], 0x00000083  /* linear 0x800000 -> physical 0, 4 MiB */
+  mov dword ptr [0x600], 0x12345678
+  mov ebx, [0x800600]`);
+    expect(exception(memory).vector).toBe(-1);
+    expect(cpu.regs[3] >>> 0).toBe(0x12345678);
+  });
+
+  it("keeps a stale translation until INVLPG", () => {
+    const { cpu } = run(`${PAGING}
+  mov dword ptr [0x31000], 0x11111111
+  mov dword ptr [0x32000], 0x22222222
+  mov dword ptr [0x11000 + 0x201 * 4], 0x31003
+  mov eax, [0x201000]
+  mov dword ptr [0x11000 + 0x201 * 4], 0x32003
+  mov ebx, [0x201000]
+  invlpg [0x201000]
+  mov ecx, [0x201000]`);
+    expect(cpu.regs[0] >>> 0).toBe(0x11111111);
+    expect(cpu.regs[3] >>> 0).toBe(0x11111111); // the TLB still holds the old translation
+    expect(cpu.regs[1] >>> 0).toBe(0x22222222);
+  });
+
+  it("re-decodes code that was overwritten (self-modifying code)", () => {
+    const { cpu } = run(`
+  mov ebx, 2
+  mov byte ptr [smc + 1], 7
+smc:
+  mov al, 1
+  mov ebx, eax`);
+    expect(cpu.regs[3] & 0xff).toBe(7);
+  });
+});
