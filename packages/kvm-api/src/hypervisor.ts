@@ -88,4 +88,9 @@ export class Vm implements VcpuHost {
   setRunnable(vcpu: Vcpu, runnable: boolean): void {
     this.scheduler.setRunnable(vcpu, runnable);
   }
+
+  /** The chipset's A20 gate, driven into every vCPU created so far (a PC's A20M# reaches each CPU). */
+  setA20(enabled: boolean): void {
+    for (const vcpu of this.vcpus) vcpu.setA20(enabled);
+  }
 }

@@ -216,6 +216,11 @@ export class Vcpu {
     if (kvmRun.exitReason === ExitReason.IO) return readLittleEndian(kvmRun.io.data, kvmRun.io.size);
     return readLittleEndian(kvmRun.mmio.data, kvmRun.mmio.len);
   }
+
+  /** The A20M# pin: with `false` the CPU masks physical address bit 20, as a PC's A20 gate does. */
+  setA20(enabled: boolean): void {
+    this.cpu.setA20(enabled);
+  }
 }
 
 function writeLittleEndian(data: Uint8Array, size: number, value: number): void {
