@@ -26,6 +26,26 @@ export const MSR_EFER = 0xc0000080 | 0;
 export const UNKNOWN_MSR_GP = 0;
 export const UNKNOWN_MSR_IGNORE = 1;
 
+/** Where MsrFile.read() leaves a value (the MSR file itself: resultLow/resultHigh). */
+export interface MsrResult {
+  resultLow: number;
+  resultHigh: number;
+}
+
+/**
+ * MSRs owned by a component outside the CPU, such as the local APIC (IA32_APIC_BASE, the x2APIC
+ * registers, IA32_TSC_DEADLINE). The MSR file asks the hook first, so RDMSR/WRMSR of an owned MSR
+ * never reach the stored values. Neither method may throw: false means #GP(0).
+ */
+export interface MsrHook {
+  /** Whether the hook owns MSR `index` (asked on every RDMSR/WRMSR, so it must be cheap). */
+  owns(index: number): boolean;
+  /** Reads an owned MSR into `result`; false raises #GP(0). */
+  read(index: number, result: MsrResult): boolean;
+  /** Writes an owned MSR; false raises #GP(0) (a reserved bit, a read-only register...). */
+  write(index: number, low: number, high: number): boolean;
+}
+
 /** The APIC base MSR's reset value: 0xFEE00000, enabled, bootstrap processor. */
 const APIC_BASE_RESET = 0xfee00900 | 0;
 /** PAT's power-on value (WB, WT, UC-, UC, repeated). */
@@ -36,7 +56,7 @@ const PAT_RESET_LOW = 0x00070406;
  * halves. TSC and the APIC base are owned elsewhere (the clock, the local APIC) and reach here
  * through hooks; everything else is stored. Unknown MSRs raise #GP unless the policy ignores them.
  */
-export class MsrFile {
+export class MsrFile implements MsrResult {
   private readonly low = new Map<number, number>();
   private readonly high = new Map<number, number>();
   /** The 64-bit result of the last successful read. */
@@ -44,6 +64,8 @@ export class MsrFile {
   resultHigh = 0;
   /** Accesses to unknown MSRs under UNKNOWN_MSR_IGNORE, for diagnostics. */
   readonly ignored: number[] = [];
+  /** The owner of MSRs that live outside the CPU (the local APIC); kept across reset(). */
+  hook: MsrHook | undefined = undefined;
 
   constructor(public unknownPolicy = UNKNOWN_MSR_GP) {
     this.reset();
@@ -70,8 +92,14 @@ export class MsrFile {
     for (let i = MSR_MTRR_FIX4K_FIRST; i <= MSR_MTRR_FIX4K_LAST; i++) this.set(i, 0, 0);
   }
 
+  /** Whether MSR `index` belongs to the hook rather than to the CPU. */
+  ownedByHook(index: number): boolean {
+    return this.hook?.owns(index) === true;
+  }
+
   /** Reads `index` into resultLow/High; returns false when the MSR does not exist (#GP). */
   read(index: number): boolean {
+    if (this.ownedByHook(index)) return (this.hook as MsrHook).read(index, this);
     const low = this.low.get(index);
     if (low === undefined) {
       if (this.unknownPolicy === UNKNOWN_MSR_IGNORE) {
@@ -88,6 +116,7 @@ export class MsrFile {
 
   /** Writes `index`; returns false for an unknown MSR or a value the MSR refuses (#GP). */
   write(index: number, low: number, high: number): boolean {
+    if (this.ownedByHook(index)) return (this.hook as MsrHook).write(index, low, high);
     if (!this.low.has(index)) {
       if (this.unknownPolicy === UNKNOWN_MSR_IGNORE) {
         this.ignored.push(index >>> 0);

@@ -231,14 +231,17 @@ export function arpl(cpu: Cpu, insn: Instruction): void {
 export function rdmsr(cpu: Cpu): void {
   requirePrivilege0(cpu);
   const index = cpu.regs[ECX];
-  if (index === MSR_TSC) {
-    cpu.readTimeStampCounter();
-    return;
-  }
-  if (index === MSR_EFER) {
-    cpu.regs[EAX] = cpu.efer;
-    cpu.regs[EDX] = 0;
-    return;
+  // MSRs owned outside the CPU (the local APIC) come first: the hook may take any index.
+  if (!cpu.msrs.ownedByHook(index)) {
+    if (index === MSR_TSC) {
+      cpu.readTimeStampCounter();
+      return;
+    }
+    if (index === MSR_EFER) {
+      cpu.regs[EAX] = cpu.efer;
+      cpu.regs[EDX] = 0;
+      return;
+    }
   }
   if (!cpu.msrs.read(index)) cpu.raise(EXC_GP, 0);
   cpu.regs[EAX] = cpu.msrs.resultLow;
@@ -251,15 +254,17 @@ export function wrmsr(cpu: Cpu): void {
   const index = cpu.regs[ECX];
   const low = cpu.regs[EAX];
   const high = cpu.regs[EDX];
-  if (index === MSR_TSC) {
-    cpu.writeTimeStampCounter(low, high);
-    return;
-  }
-  if (index === MSR_EFER) {
-    // Only NXE (bit 11) exists on a 32-bit CPU with NX; other bits are reserved.
-    if (high !== 0 || (low & ~cpu.eferWritableMask) !== 0) cpu.raise(EXC_GP, 0);
-    cpu.setEfer(low);
-    return;
+  if (!cpu.msrs.ownedByHook(index)) {
+    if (index === MSR_TSC) {
+      cpu.writeTimeStampCounter(low, high);
+      return;
+    }
+    if (index === MSR_EFER) {
+      // Only NXE (bit 11) exists on a 32-bit CPU with NX; other bits are reserved.
+      if (high !== 0 || (low & ~cpu.eferWritableMask) !== 0) cpu.raise(EXC_GP, 0);
+      cpu.setEfer(low);
+      return;
+    }
   }
   if (!cpu.msrs.write(index, low, high)) cpu.raise(EXC_GP, 0);
 }
