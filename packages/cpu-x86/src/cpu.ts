@@ -19,6 +19,7 @@ import {
   FEATURE_PSE36,
   processorSignature,
 } from "./cpu-model.js";
+import { DebugRegisters } from "./debug-registers.js";
 import { type DecodeProfile, decodeProfileFor } from "./decode-profile.js";
 import {
   type CodeSource,
@@ -38,6 +39,7 @@ import {
   CR0_ET,
   CR0_PE,
   CS,
+  EXC_DB,
   EXC_DF,
   EXC_GP,
   EXC_PF,
@@ -160,6 +162,7 @@ export class Cpu implements CodeSource {
   /** EFER bits WRMSR may set: NXE when the model has NX. */
   readonly eferWritableMask: number;
   readonly msrs = new MsrFile();
+  readonly debugRegisters = new DebugRegisters();
   /**
    * The time-stamp counter is the instruction count plus this offset (a deterministic virtual
    * clock; WRMSR to the TSC moves the offset). Kept as a double: exact far beyond 2^32.
@@ -293,6 +296,7 @@ export class Cpu implements CodeSource {
     this.trAttributes = 0x8b;
     this.efer = 0;
     this.msrs.reset();
+    this.debugRegisters.reset();
     this.segChecks.fill(0);
     this.updateCodeMode();
     this.flushTlb();
@@ -535,13 +539,29 @@ export class Cpu implements CodeSource {
   private step(): void {
     this.instructionStart = this.eip;
     this.replayCursor = 0;
+    const flagsBefore = this.flags.bits;
     try {
+      // Instruction breakpoints (DR7) are faults, taken before the instruction unless RF is set.
+      if ((this.debugRegisters.control & 0xff) !== 0 && (flagsBefore & FLAG_RF) === 0) {
+        const hits = this.debugRegisters.matchInstruction((this.segBase[CS] + this.eip) | 0);
+        if (hits !== 0) {
+          this.debugRegisters.status |= hits;
+          this.flags.bits |= FLAG_RF;
+          this.raise(EXC_DB);
+        }
+      }
       const insn = this.fetchInstruction();
       this.eip = (this.eip + insn.length) & this.ipMask;
       execute(this, insn);
       this.instructionCount++;
       this.replayedReadCount = 0;
       this.committedWriteCount = this.queuedWriteCount;
+      this.flags.bits &= ~FLAG_RF;
+      // Single-step: TF set when the instruction began makes a #DB trap after it (DR6.BS).
+      if ((flagsBefore & FLAG_TF) !== 0 && this.stopReason === STOP_NONE) {
+        this.debugRegisters.status |= 1 << 14;
+        this.deliverEvent(EXC_DB, -1, true);
+      }
     } catch (e) {
       if (e !== ABORT) throw e;
       this.eip = this.instructionStart;

@@ -16,6 +16,7 @@ import {
 } from "./alu.js";
 import type { Cpu } from "./cpu.js";
 import { cpuid } from "./cpu-model.js";
+import { readDebugRegister, writeDebugRegister } from "./debug-registers.js";
 import type { Instruction } from "./decoder.js";
 import {
   callFarProtected,
@@ -599,8 +600,10 @@ function executeTwoByte(cpu: Cpu, insn: Instruction, op: number): void {
       writeControlRegister(cpu, insn.reg, cpu.regs[insn.rm]);
       return;
     case 0x21:
+      cpu.regs[insn.rm] = readDebugRegister(cpu, insn.reg);
+      return;
     case 0x23:
-      cpu.fail("debug registers are not implemented yet");
+      writeDebugRegister(cpu, insn.reg, cpu.regs[insn.rm]);
       return;
     case 0x30:
       wrmsr(cpu);

@@ -10,7 +10,7 @@ if (assemblerMissing) console.log(`protected-mode tests skipped: ${assemblerMiss
 const ORIGIN = 0x1000;
 const RESULT = 0x500; // handlers store the vector here and the error code at +4
 const ERROR_CODE_VECTORS = new Set([8, 10, 11, 12, 13, 14, 17]);
-const HANDLED = [0, 6, 8, 10, 11, 12, 13, 14];
+const HANDLED = [0, 1, 6, 8, 10, 11, 12, 13, 14];
 
 function idt(): string {
   const lines: string[] = [];
@@ -373,5 +373,35 @@ smc:
   mov al, 1
   mov ebx, eax`);
     expect(cpu.regs[3] & 0xff).toBe(7);
+  });
+});
+
+describe.skipIf(assemblerMissing !== undefined)("debug registers", () => {
+  it("moves to and from DR0-DR7 with the fixed bits, and faults on an instruction breakpoint", () => {
+    const { cpu, memory } = run(`
+  mov eax, offset target
+  mov dr0, eax
+  mov eax, 0x1
+  mov dr7, eax
+  mov ebx, dr7
+  mov ecx, dr6
+  nop
+target:
+  nop`);
+    expect(cpu.regs[3] >>> 0).toBe(0x401);
+    expect(cpu.regs[1] >>> 0).toBe(0xffff0ff0);
+    expect(exception(memory).vector).toBe(1);
+    expect(cpu.debugRegisters.status & 1).toBe(1);
+  });
+
+  it("single-steps with TF: a #DB trap after the instruction, with DR6.BS", () => {
+    const { cpu, memory } = run(`
+  pushfd
+  or dword ptr [esp], 0x100
+  popfd
+  mov esi, 0x77`);
+    expect(exception(memory).vector).toBe(1);
+    expect(cpu.regs[6]).toBe(0x77); // the trap came after the MOV completed
+    expect(cpu.debugRegisters.status & 0x4000).toBe(0x4000);
   });
 });

@@ -2,6 +2,25 @@ export type { BusDevice } from "./bus-device.js";
 export { DebugCon, type DebugConOptions } from "./debug-con.js";
 export { I8042, type I8042Options, type I8042State } from "./i8042.js";
 export { I8042Command, I8042Config, I8042OutputPort, I8042Status } from "./i8042-registers.js";
+export {
+  type ApicInterruptMessage,
+  type ApicInterruptSink,
+  IoApic,
+  type IoApicOptions,
+  type IoApicState,
+} from "./ioapic.js";
+export {
+  DeliveryMode,
+  DestinationMode,
+  IOAPIC_DEFAULT_ADDRESS,
+  IOAPIC_PINS,
+  IOAPIC_VERSION,
+  IOAPIC_WINDOW_SIZE,
+  IoApicRegister,
+  IoApicWindow,
+  RedirectionEntry,
+  TriggerMode,
+} from "./ioapic-registers.js";
 export { IsaDebugExit, type IsaDebugExitOptions } from "./isa-debug-exit.js";
 export { RtcIndex, RtcRegA, RtcRegB, RtcRegC, RtcRegD } from "./mc146818-registers.js";
 export {
