@@ -44,6 +44,45 @@ export {
   SpeakerPortBit,
 } from "./pc-speaker-port.js";
 export {
+  PCI_IO_LIMIT,
+  PCI_MEMORY_LIMIT,
+  type PciBarDefinition,
+  type PciBarKind,
+} from "./pci-bar.js";
+export {
+  type PciBarMappingChange,
+  PciBus,
+  type PciBusOptions,
+  type PciBusState,
+  pciPirq,
+} from "./pci-bus.js";
+export { PciConfigSpace, type PciRegisterDefinition } from "./pci-config-space.js";
+export {
+  PciFunction,
+  type PciFunctionLink,
+  type PciFunctionOptions,
+  type PciFunctionState,
+} from "./pci-function.js";
+export {
+  I440FX_DEVICE_ID,
+  PciConfigAddress,
+  PciHostBridge,
+  type PciHostBridgeOptions,
+  type PciHostBridgeState,
+} from "./pci-host-bridge.js";
+export {
+  PCI_ABSENT,
+  PciBarBits,
+  PciCapabilityId,
+  PciClass,
+  PciCommand,
+  PciConfig,
+  PciHeaderType,
+  PciInterruptPin,
+  PciStatus,
+  PciVendor,
+} from "./pci-registers.js";
+export {
   Icw1,
   Icw4,
   Ocw2,
@@ -54,6 +93,15 @@ export {
   POLL_INTERRUPT,
 } from "./pic8259.js";
 export { CASCADE_IRQ, Pic8259Pair, type Pic8259PairOptions, type Pic8259PairState } from "./pic8259-pair.js";
+export {
+  PIIX3_ISA_DEVICE_ID,
+  PIIX3_PIRQ_DISABLED,
+  PIIX3_PIRQ_ROUTE,
+  Piix3IsaBridge,
+  type Piix3IsaBridgeOptions,
+  type Piix3IsaBridgeState,
+  ResetControl,
+} from "./piix3-isa-bridge.js";
 export {
   PIT_FREQUENCY_HZ,
   Pit8254,
