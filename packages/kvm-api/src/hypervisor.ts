@@ -1,6 +1,7 @@
 import { CPU_MODEL_P6, Cpu, type CpuModel } from "@tsvmm/cpu-x86";
 import { type GuestMemory, type MemoryRegion, PhysicalMemory } from "@tsvmm/ept";
 import { RoundRobinScheduler, type Scheduler } from "@tsvmm/scheduler";
+import { ApicBus } from "./apic-bus.js";
 import { Vcpu, type VcpuHost } from "./vcpu.js";
 import { VirtualClock, type VirtualClockOptions } from "./virtual-clock.js";
 
@@ -32,6 +33,12 @@ export function openHypervisor(): Hypervisor {
 /** The most vCPUs a VM may have (KVM_CAP_MAX_VCPUS on a small host). */
 export const MAX_VCPUS = 64;
 
+/**
+ * In host-clock mode guest time cannot be predicted from instructions, so a vCPU with an armed APIC
+ * timer checks the clock at least this often.
+ */
+const HOST_CLOCK_TIMER_CHECK_INSTRUCTIONS = 10_000;
+
 /** A virtual machine (the fd KVM_CREATE_VM returns): guest memory and vCPUs. */
 export class Vm implements VcpuHost {
   private readonly physicalMemory = new PhysicalMemory();
@@ -40,11 +47,16 @@ export class Vm implements VcpuHost {
   private readonly cpuModel: CpuModel;
   /** The VM's one clock: the TSC, the local APIC timer and userspace timers (PIT, RTC) all read it. */
   readonly clock: VirtualClock;
+  /** Carries interrupt messages between the vCPUs' local APICs (IPIs) and from devices (MSIs). */
+  readonly apicBus = new ApicBus();
+  private readonly nsPerInstruction: number;
+  private eoiListener: ((vector: number) => void) | undefined;
 
   constructor(options: VmOptions = {}) {
     this.scheduler = options.scheduler ?? new RoundRobinScheduler<Vcpu>();
     this.cpuModel = options.cpuModel ?? CPU_MODEL_P6;
     this.clock = new VirtualClock(options.clock);
+    this.nsPerInstruction = options.clock?.nsPerInstruction ?? 1;
     this.clock.bindInstructionCounter(() => {
       let total = 0;
       for (const vcpu of this.vcpus) total += vcpu.instructionCount;
@@ -68,7 +80,9 @@ export class Vm implements VcpuHost {
     if (this.vcpus.some((v) => v.id === id)) throw new Error(`vCPU ${id} already exists`);
     const vcpu = new Vcpu(id, new Cpu(this.physicalMemory, { model: this.cpuModel }), this);
     this.vcpus.push(vcpu);
+    this.apicBus.attach(vcpu.lapic);
     this.scheduler.add(vcpu);
+    vcpu.pollEvents(); // an application processor starts out waiting for INIT-SIPI
     return vcpu;
   }
 
@@ -76,9 +90,52 @@ export class Vm implements VcpuHost {
     return this.vcpus;
   }
 
-  /** The vCPU to run next, or undefined when every vCPU is halted. */
+  /**
+   * The vCPU to run next, or undefined when every vCPU is halted. Expired APIC timers and IPIs are
+   * accounted first, so a vCPU they wake is a candidate.
+   */
   nextVcpu(): Vcpu | undefined {
+    for (const vcpu of this.vcpus) vcpu.pollEvents();
     return this.scheduler.next();
+  }
+
+  /**
+   * Guest ns of the earliest local APIC timer interrupt of any vCPU, or undefined: when every vCPU is
+   * halted the VMM sleeps until this (or its own devices' deadlines), e.g. `clock.advanceIdle(ns)`.
+   */
+  nextTimerEventNs(): number | undefined {
+    let next: number | undefined;
+    for (const vcpu of this.vcpus) {
+      const ns = vcpu.nextTimerEventNs();
+      if (ns !== undefined && (next === undefined || ns < next)) next = ns;
+    }
+    return next;
+  }
+
+  /**
+   * KVM_SIGNAL_MSI: delivers a message-signalled interrupt (address 0xFEExxxxx, data with vector,
+   * delivery mode and trigger) to the local APICs it names. Returns false outside the MSI window.
+   */
+  signalMsi(address: number, data: number): boolean {
+    return this.apicBus.signalMsi(address, data);
+  }
+
+  /**
+   * Userspace's IOAPIC listens here for EOIs of level-triggered vectors (KVM's split irqchip reports
+   * them as KVM_EXIT_IOAPIC_EOI), to clear its remote IRR and re-check the line.
+   */
+  setLevelTriggeredEoiListener(listener: ((vector: number) => void) | undefined): void {
+    this.eoiListener = listener;
+  }
+
+  levelTriggeredEoi(vector: number): void {
+    this.eoiListener?.(vector);
+  }
+
+  instructionsUntil(deadlineNs: number): number {
+    const clock = this.clock;
+    if (clock.mode !== "instructions") return HOST_CLOCK_TIMER_CHECK_INSTRUCTIONS;
+    return Math.max(1, Math.ceil((deadlineNs - clock.nowNs()) / this.nsPerInstruction));
   }
 
   timeslice(vcpu: Vcpu): number {
