@@ -1,3 +1,18 @@
+export {
+  ACPI_PM_BLOCK_LENGTHS,
+  ACPI_PM_IO_LENGTH,
+  ACPI_PM_S5_SLEEP_TYPE,
+  ACPI_PM_TIMER_BITS,
+  ACPI_PM_TIMER_HZ,
+  AcpiPm,
+  type AcpiPmClock,
+  AcpiPmOffset,
+  type AcpiPmOptions,
+  type AcpiPmState,
+  Pm1Control,
+  Pm1Enable,
+  Pm1Status,
+} from "./acpi-pm.js";
 export type { BusDevice } from "./bus-device.js";
 export { DebugCon, type DebugConOptions } from "./debug-con.js";
 export { I8042, type I8042Options, type I8042State } from "./i8042.js";
