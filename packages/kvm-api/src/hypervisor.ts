@@ -128,10 +128,15 @@ export class Vm implements VcpuHost {
     this.eoiListener = listener;
   }
 
+  /** (VcpuHost) A local APIC retired a level-triggered vector: tells the listener. */
   levelTriggeredEoi(vector: number): void {
     this.eoiListener?.(vector);
   }
 
+  /**
+   * (VcpuHost) How many instructions a vCPU may run before guest time may reach `deadlineNs`: exact on
+   * the instruction clock (for one running vCPU), a polling interval on the host clock.
+   */
   instructionsUntil(deadlineNs: number): number {
     const clock = this.clock;
     if (clock.mode !== "instructions") return HOST_CLOCK_TIMER_CHECK_INSTRUCTIONS;
