@@ -110,9 +110,9 @@ describe("tsqemu", () => {
   });
 
   it("reports what the CPU cannot emulate instead of hanging", async () => {
-    const path = rom([0x0f, 0x21, 0xf8]); // mov eax,dr7: debug registers are not emulated yet
+    const path = rom([0xea, 0x00, 0x00, 0x00, 0xa0]); // jmp far A000:0000: code in the VGA window, no RAM
     const { status, stderr } = await tsqemu(["-bios", path, "-serial", "none"]);
     expect(status).toBe(1);
-    expect(stderr).toMatch(/internal error: debug registers are not implemented/);
+    expect(stderr).toMatch(/internal error: instruction fetch from non-RAM/);
   });
 });

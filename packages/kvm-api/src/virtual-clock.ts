@@ -37,7 +37,7 @@ export class VirtualClock implements Clock {
     this.mode = options.mode ?? "host";
     this.nsPerInstruction = options.nsPerInstruction ?? 1;
     if (!(this.nsPerInstruction > 0)) throw new RangeError("nsPerInstruction must be positive");
-    this.hostNowMs = options.hostNowMs ?? (() => performance.now());
+    this.hostNowMs = options.hostNowMs ?? defaultHostNowMs;
     this.startMs = this.hostNowMs();
   }
 
@@ -66,4 +66,9 @@ export class VirtualClock implements Clock {
     if (this.mode !== "host") return 0;
     return Math.max(0, (deadlineNs - this.nowNs()) / 1e6);
   }
+}
+
+/** performance.now(), typed without DOM or Node typings (every JS host has it). */
+function defaultHostNowMs(): number {
+  return (globalThis as unknown as { performance: { now(): number } }).performance.now();
 }

@@ -120,8 +120,8 @@ describe("buildPc", () => {
   });
 
   it("ends with an error exit when the CPU meets something it cannot emulate", async () => {
-    // mov eax,dr7: debug registers are not emulated yet.
-    const pc = buildPc({ memoryBytes: 16 * MiB, firmware: testRom([0x0f, 0x21, 0xf8]) });
+    // jmp far A000:0000: code in the VGA window, where there is no RAM to fetch from.
+    const pc = buildPc({ memoryBytes: 16 * MiB, firmware: testRom([0xea, 0x00, 0x00, 0x00, 0xa0]) });
     const exit = await pc.run();
     expect(exit.kind).toBe("error");
   });
