@@ -14,6 +14,7 @@ import {
 import {
   CPU_MODEL_P6,
   type CpuModel,
+  cpuid,
   FEATURE_FXSR,
   FEATURE_PAT,
   FEATURE_PSE36,
@@ -42,6 +43,7 @@ import {
   EXC_DB,
   EXC_DF,
   EXC_GP,
+  EXC_NMI,
   EXC_PF,
   EXC_SS,
   EXC_UD,
@@ -107,6 +109,17 @@ export interface HostAccess {
 /** Receives code-relevant events: used by tests and, later, by a block translator. */
 export interface CpuOptions {
   model?: CpuModel;
+  /**
+   * The time-stamp counter's source, in TSC ticks (a double, exact to 2^53). A VM passes its
+   * virtual clock so RDTSC, the APIC timer and the PIT agree; by default the TSC counts
+   * retired instructions.
+   */
+  tscSource?: () => number;
+  /**
+   * Adjusts CPUID results after the model filled them (leaf, subleaf, EAX/EBX/ECX/EDX in `out`):
+   * the hypervisor's view of per-vCPU bits such as the APIC ID and the APIC's enable state.
+   */
+  cpuidAdjust?: (leaf: number, subleaf: number, out: Int32Array) => void;
   /** The x87 FERR# output (unmasked exception pending with CR0.NE=0); a PC host routes it to IRQ13. */
   onFerr?: (asserted: boolean) => void;
 }
@@ -168,6 +181,11 @@ export class Cpu implements CodeSource {
    * clock; WRMSR to the TSC moves the offset). Kept as a double: exact far beyond 2^32.
    */
   private tscOffset = 0;
+  private readonly tscSource: (() => number) | undefined;
+  private readonly cpuidAdjust: ((leaf: number, subleaf: number, out: Int32Array) => void) | undefined;
+  /** An NMI waits here until the CPU can take it; NMIs are then blocked until the next IRET. */
+  nmiPending = false;
+  nmiBlocked = false;
   /** The descriptor most recently read by fetchDescriptor (two 32-bit words). */
   descriptorLow = 0;
   descriptorHigh = 0;
@@ -267,6 +285,8 @@ export class Cpu implements CodeSource {
       }
     });
     this.fpu.onFerr = options.onFerr;
+    this.tscSource = options.tscSource;
+    this.cpuidAdjust = options.cpuidAdjust;
     this.reset();
   }
 
@@ -288,6 +308,11 @@ export class Cpu implements CodeSource {
     this.halted = false;
     this.pendingInterrupt = -1;
     this.interruptShadow = false;
+    this.nmiPending = this.nmiBlocked = false;
+    // A reset abandons whatever the host was asked to complete.
+    this.readPending = this.readReported = false;
+    this.queuedWriteCount = this.committedWriteCount = this.deliveredWriteCount = 0;
+    this.replayedReadCount = this.replayCursor = 0;
     this.cpl = 0;
     this.ldtSelector = this.ldtBase = 0;
     this.ldtLimit = 0xffff;
@@ -362,14 +387,26 @@ export class Cpu implements CodeSource {
   }
 
   /** EDX:EAX = the time-stamp counter. */
+  /** The TSC as a number (exact below 2^53). */
+  timeStampCounter(): number {
+    return (this.tscSource === undefined ? this.instructionCount : this.tscSource()) + this.tscOffset;
+  }
+
   readTimeStampCounter(): void {
-    const tsc = this.instructionCount + this.tscOffset;
+    const tsc = this.timeStampCounter();
     this.regs[0] = (tsc % 0x100000000) | 0;
     this.regs[2] = Math.floor(tsc / 0x100000000) | 0;
   }
 
   writeTimeStampCounter(low: number, high: number): void {
-    this.tscOffset = (high >>> 0) * 0x100000000 + (low >>> 0) - this.instructionCount;
+    const base = this.tscSource === undefined ? this.instructionCount : this.tscSource();
+    this.tscOffset = (high >>> 0) * 0x100000000 + (low >>> 0) - base;
+  }
+
+  /** CPUID with the model's answer, adjusted by the hypervisor (see CpuOptions.cpuidAdjust). */
+  cpuid(leaf: number, subleaf: number, out: Int32Array): void {
+    cpuid(this.model, leaf, subleaf, out);
+    this.cpuidAdjust?.(leaf, subleaf, out);
   }
 
   setEfer(value: number): void {
@@ -491,6 +528,14 @@ export class Cpu implements CodeSource {
     const end = this.instructionCount + budget;
     this.stopReason = STOP_NONE;
     while (this.instructionCount < end) {
+      if (this.nmiPending && !this.nmiBlocked && !this.interruptShadow) {
+        this.nmiPending = false;
+        this.nmiBlocked = true;
+        this.halted = false;
+        this.replayCursor = 0;
+        this.deliverEvent(EXC_NMI, -1, false);
+        if (this.stopReason !== STOP_NONE) return this.stopReason;
+      }
       if (this.pendingInterrupt >= 0 && !this.interruptShadow && (this.flags.bits & FLAG_IF) !== 0) {
         const vector = this.pendingInterrupt;
         this.pendingInterrupt = -1;
@@ -605,6 +650,11 @@ export class Cpu implements CodeSource {
   }
 
   /** Injects an external interrupt (KVM_INTERRUPT); it is taken when IF and the shadow allow. */
+  /** Injects a non-maskable interrupt (KVM_NMI): taken at the next boundary, whatever IF says. */
+  injectNmi(): void {
+    this.nmiPending = true;
+  }
+
   injectInterrupt(vector: number): void {
     this.pendingInterrupt = vector & 0xff;
   }

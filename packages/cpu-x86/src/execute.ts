@@ -15,7 +15,6 @@ import {
   wide,
 } from "./alu.js";
 import type { Cpu } from "./cpu.js";
-import { cpuid } from "./cpu-model.js";
 import { readDebugRegister, writeDebugRegister } from "./debug-registers.js";
 import type { Instruction } from "./decoder.js";
 import {
@@ -632,7 +631,7 @@ function executeTwoByte(cpu: Cpu, insn: Instruction, op: number): void {
       return;
     case 0xa2: {
       const out = cpuidScratch;
-      cpuid(cpu.model, cpu.regs[EAX], cpu.regs[ECX], out);
+      cpu.cpuid(cpu.regs[EAX], cpu.regs[ECX], out);
       cpu.regs[EAX] = out[0];
       cpu.regs[EBX] = out[1];
       cpu.regs[ECX] = out[2];
@@ -1283,6 +1282,8 @@ function returnFar(cpu: Cpu, size: number, release: number): void {
 }
 
 function iret(cpu: Cpu, size: number): void {
+  // IRET ends NMI blocking (even when it faults later, as on hardware: the unblock is first).
+  cpu.nmiBlocked = false;
   if (isProtected(cpu)) {
     iretProtected(cpu, size);
     return;

@@ -78,7 +78,19 @@ export class Vm implements VcpuHost {
   createVcpu(id: number): Vcpu {
     if (!Number.isInteger(id) || id < 0 || id >= MAX_VCPUS) throw new RangeError(`bad vCPU id ${id}`);
     if (this.vcpus.some((v) => v.id === id)) throw new Error(`vCPU ${id} already exists`);
-    const vcpu = new Vcpu(id, new Cpu(this.physicalMemory, { model: this.cpuModel }), this);
+    // The TSC runs at 1 GHz of the VM's clock, as the local APIC timer's TSC-deadline mode assumes.
+    const cpu = new Cpu(this.physicalMemory, {
+      model: this.cpuModel,
+      tscSource: () => this.clock.nowNs(),
+      cpuidAdjust: (leaf, _subleaf, out) => {
+        if (leaf !== 1) return;
+        // The initial APIC ID, and the APIC feature bit only while the vCPU's APIC is enabled.
+        out[1] = (out[1] & 0x00ffffff) | ((id & 0xff) << 24);
+        if (vcpu.lapic.hardwareEnabled) out[3] |= 1 << 9;
+        else out[3] &= ~(1 << 9);
+      },
+    });
+    const vcpu = new Vcpu(id, cpu, this);
     this.vcpus.push(vcpu);
     this.apicBus.attach(vcpu.lapic);
     this.scheduler.add(vcpu);

@@ -68,7 +68,6 @@ export class Vcpu {
   /** Core events from the APIC bus, applied before the vCPU next runs. */
   private pendingInit = false;
   private pendingSipiVector = -1;
-  private nmiLatched = false;
   private waitingForSipi: boolean;
   /** Inside run(): events for this vCPU are latched rather than applied. */
   private running = false;
@@ -233,12 +232,9 @@ export class Vcpu {
     this.updateRunnable();
   }
 
-  /**
-   * An NMI reached this vCPU (from the ICR or an LVT entry) and waits for the CPU core, which cannot
-   * take NMIs yet: it stays latched until then.
-   */
+  /** An NMI reached this vCPU (from the ICR or an LVT entry) and waits for the next boundary. */
   get nmiPending(): boolean {
-    return this.nmiLatched;
+    return this.cpu.nmiPending;
   }
 
   /** Whether the vCPU is halted (waiting for an interrupt). */
@@ -363,7 +359,6 @@ export class Vcpu {
     this.injectedVector = -1;
     this.pendingInit = false;
     this.pendingSipiVector = -1;
-    this.nmiLatched = false;
   }
 
   /**
@@ -419,7 +414,10 @@ export class Vcpu {
   /** NMI, INIT or SIPI from the APIC bus: latched, and applied before this vCPU runs on. */
   private coreEvent(mode: number, vector: number): void {
     if (mode === DELIVERY_NMI) {
-      this.nmiLatched = true;
+      // The CPU core takes it at the next instruction boundary (and blocks NMIs until IRET).
+      this.cpu.injectNmi();
+      this.cpu.halted = false;
+      if (!this.running) this.updateRunnable();
       return;
     }
     if (mode === DELIVERY_INIT) {
@@ -447,7 +445,6 @@ export class Vcpu {
       this.lapic.initReset();
       this.pendingExtInt = -1;
       this.injectedVector = -1;
-      this.nmiLatched = false;
       this.waitingForSipi = !this.lapic.bsp;
     }
     const vector = this.pendingSipiVector;
@@ -492,14 +489,7 @@ export class Vcpu {
 
   /** The guest's TSC: the CPU offers it only as RDTSC does, into EDX:EAX, so those are put back. */
   private readTimeStampCounter(): number {
-    const regs = this.cpu.regs;
-    const eax = regs[0];
-    const edx = regs[2];
-    this.cpu.readTimeStampCounter();
-    const tsc = (regs[2] >>> 0) * 0x1_0000_0000 + (regs[0] >>> 0);
-    regs[0] = eax;
-    regs[2] = edx;
-    return tsc;
+    return this.cpu.timeStampCounter();
   }
 
   private reportAccess(isIo: boolean): void {
