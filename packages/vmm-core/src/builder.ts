@@ -1,8 +1,31 @@
-import { DebugCon, IsaDebugExit, PostCodePort, Serial16550 } from "@tsvmm/device-model";
-import { openHypervisor, type Vm } from "@tsvmm/kvm-api";
+import {
+  DebugCon,
+  type I8042,
+  IsaDebugExit,
+  type Mc146818Rtc,
+  type PcSpeakerPort,
+  type Pic8259Pair,
+  type Pit8254,
+  type Port92,
+  PostCodePort,
+  Serial16550,
+} from "@tsvmm/device-model";
+import { openHypervisor, type Vcpu, type VirtualClockOptions, type Vm } from "@tsvmm/kvm-api";
 import type { Scheduler } from "@tsvmm/scheduler";
-import { Machine, type YieldToHost } from "./machine.js";
+import { type DirectKernelBootPlacement, loadDirectKernel } from "./direct-kernel-boot.js";
+import { Machine, type MachineExit, type YieldToHost } from "./machine.js";
+import type { MultibootModule } from "./multiboot.js";
 import { PC_LAYOUT } from "./pc-layout.js";
+import {
+  A20Gate,
+  attachKeyboardController,
+  attachPic,
+  attachPit,
+  attachPort92,
+  attachRtc,
+  attachSpeakerPort,
+  PC_IRQ,
+} from "./pc-platform.js";
 
 export class MachineConfigError extends Error {
   constructor(message: string) {
@@ -17,57 +40,114 @@ export interface SerialBackend {
   transmit(byte: number): void;
 }
 
+/**
+ * QEMU's machine types: "pc", the full PC (PCI, ACPI and the IOAPIC will come with it), and "isapc", the
+ * ISA-only PC. Until those devices land both have the same ISA devices.
+ */
+export type PcMachineType = "pc" | "isapc";
+
+/** QEMU's -kernel, -initrd and -append: a Linux bzImage or a multiboot kernel loaded straight into RAM. */
+export interface PcKernelConfig {
+  image: Uint8Array;
+  /** A Linux kernel's initial ramdisk. */
+  initrd?: Uint8Array;
+  /** A multiboot kernel's modules. */
+  modules?: readonly MultibootModule[];
+  cmdline: string;
+}
+
 export interface PcConfig {
+  /** QEMU's -machine; default "pc". */
+  machineType?: PcMachineType;
   /** Guest RAM in bytes (QEMU's -m). */
   memoryBytes: number;
-  /** The firmware ROM image (QEMU's -bios), run from the reset vector. */
-  firmware: Uint8Array;
+  /**
+   * The firmware ROM image (QEMU's -bios), run from the reset vector. Optional with `kernel`: direct kernel boot
+   * needs no firmware, and without it nothing is mapped at the top of the 4 GiB space.
+   */
+  firmware?: Uint8Array;
+  /** Direct kernel boot: loaded after the firmware, and again on every reset so a reboot boots it again. */
+  kernel?: PcKernelConfig;
+  /** Guest time: the host clock (default) or retired instructions (reproducible runs, QEMU's -icount). */
+  clock?: VirtualClockOptions;
+  /** What the RTC shows at power-on (QEMU's -rtc base=...); default the host's current time. */
+  rtcStartTime?: Date;
   /** COM1's host side; omitted means no serial port (QEMU's -serial none). */
   serial?: SerialBackend;
   /** QEMU's -device isa-debug-exit,iobase=…,iosize=… */
   debugExit?: { iobase: number; iosize: number };
   /** QEMU's -debugcon: the isa-debugcon port and where its bytes go. */
   debugCon?: { iobase: number; write(byte: number): void };
-  /** QEMU's -no-reboot: a triple fault ends the run instead of resetting. */
+  /** QEMU's -no-reboot: a reset request (triple fault, i8042, port 0x92) ends the run instead of resetting. */
   noReboot?: boolean;
-  scheduler?: Scheduler<import("@tsvmm/kvm-api").Vcpu>;
+  scheduler?: Scheduler<Vcpu>;
   yieldToHost?: YieldToHost;
+}
+
+/** The PC's devices, for front ends (keyboard input, status) and tests. */
+export interface PcDevices {
+  readonly pic: Pic8259Pair;
+  readonly pit: Pit8254;
+  readonly speakerPort: PcSpeakerPort;
+  readonly rtc: Mc146818Rtc;
+  readonly keyboardController: I8042;
+  readonly port92: Port92;
+  readonly a20: A20Gate;
+  /** COM1, when the config has a serial backend. */
+  readonly serial: Serial16550 | undefined;
 }
 
 /** A built PC: the machine plus the host-facing handles a front end needs. */
 export interface PcMachine {
+  readonly machineType: PcMachineType;
   readonly machine: Machine;
   readonly vm: Vm;
+  readonly devices: PcDevices;
+  /** Where direct kernel boot put the kernel, when there is one. */
+  readonly kernel: DirectKernelBootPlacement | undefined;
   /** Queues host bytes for COM1; they enter the UART as fast as its receiver accepts them. */
   sendSerialInput(bytes: Uint8Array): void;
-  run(): ReturnType<Machine["run"]>;
+  run(): Promise<MachineExit>;
 }
 
 /**
- * The recipe for a minimal PC, one step per line: a VM with its boot vCPU, RAM laid out like a PC's,
- * the firmware ROM, then the devices on their ISA ports.
+ * The recipe for a PC, one step per line: a VM with its boot vCPU, RAM laid out like a PC's, the firmware ROM,
+ * the motherboard devices on their ISA ports and IRQs, the serial port and QEMU's debug devices, and the kernel.
  */
 export function buildPc(config: PcConfig): PcMachine {
-  const vm = openHypervisor().createVm({ scheduler: config.scheduler });
-  vm.createVcpu(0);
+  const machineType = config.machineType ?? "pc";
+  if (machineType !== "pc" && machineType !== "isapc") {
+    throw new MachineConfigError(`unknown machine type ${String(machineType)}`);
+  }
+  if (config.firmware === undefined && config.kernel === undefined) {
+    throw new MachineConfigError("nothing to run: give a firmware image or a kernel");
+  }
+  const vm = openHypervisor().createVm({ scheduler: config.scheduler, clock: config.clock });
+  const bootVcpu = vm.createVcpu(0);
   addPcRam(vm, config.memoryBytes);
-  loadFirmware(vm, config.firmware);
-  const devices: Array<{ reset(): void }> = [];
-  const machine = new Machine(vm, {
-    noReboot: config.noReboot,
-    yieldToHost: config.yieldToHost,
-    onReset: () => {
-      for (const device of devices) device.reset();
-    },
-  });
-  const serialInput = config.serial ? attachSerialPort(machine, config.serial, devices) : undefined;
+  if (config.firmware) loadFirmware(vm, config.firmware);
+  const machine = new Machine(vm, { noReboot: config.noReboot, yieldToHost: config.yieldToHost });
+  const pic = attachPic(machine, bootVcpu);
+  const pit = attachPit(machine);
+  const speakerPort = attachSpeakerPort(machine, pit);
+  const rtc = attachRtc(machine, config.memoryBytes, config.rtcStartTime ?? new Date());
+  const a20 = new A20Gate(vm);
+  const keyboardController = attachKeyboardController(machine, a20);
+  const port92 = attachPort92(machine, a20);
+  const com1 = config.serial ? attachSerialPort(machine, config.serial) : undefined;
   if (config.debugExit) attachDebugExit(machine, config.debugExit.iobase, config.debugExit.iosize);
   if (config.debugCon) attachDebugCon(machine, config.debugCon.iobase, config.debugCon.write);
   attachPostCodePort(machine);
+  const kernel = config.kernel
+    ? addDirectKernelBoot(machine, bootVcpu, config.kernel, config.memoryBytes, config.firmware?.length ?? 0)
+    : undefined;
   return {
+    machineType,
     machine,
     vm,
-    sendSerialInput: (bytes) => serialInput?.(bytes),
+    devices: { pic, pit, speakerPort, rtc, keyboardController, port92, a20, serial: com1?.uart },
+    kernel,
+    sendSerialInput: (bytes) => com1?.sendInput(bytes),
     run: () => machine.run(),
   };
 }
@@ -144,26 +224,26 @@ export function loadFirmware(vm: Vm, rom: Uint8Array): void {
 export function attachSerialPort(
   machine: Machine,
   backend: SerialBackend,
-  devices: Array<{ reset(): void }>,
   base = 0x3f8,
-  irq = 4,
-): (bytes: Uint8Array) => void {
+  irq: number = PC_IRQ.com1,
+): { uart: Serial16550; sendInput(bytes: Uint8Array): void } {
   const uart = new Serial16550({ irq: machine.irqs.line(irq), transmit: (byte) => backend.transmit(byte) });
   machine.pio.insert(uart, base, 8, "serial (16550A)");
-  devices.push(uart);
+  machine.addResetHandler(() => uart.reset());
   let pending = new Uint8Array(0);
   machine.addPoller(() => {
     if (pending.length === 0) return;
     const accepted = uart.receive(pending);
     pending = pending.subarray(accepted);
   });
-  return (bytes) => {
+  const sendInput = (bytes: Uint8Array) => {
     const merged = new Uint8Array(pending.length + bytes.length);
     merged.set(pending);
     merged.set(bytes, pending.length);
     pending = merged;
     machine.wake();
   };
+  return { uart, sendInput };
 }
 
 /** QEMU's isa-debug-exit: a write of v ends the run with exit status (v << 1) | 1. */
@@ -184,4 +264,29 @@ export function attachPostCodePort(machine: Machine): PostCodePort {
   const device = new PostCodePort();
   machine.pio.insert(device, 0x80, 1, "post-code");
   return device;
+}
+
+/**
+ * Direct kernel boot (QEMU's -kernel/-initrd/-append): the kernel is loaded now and again after every machine
+ * reset (after the devices' resets), so a guest that reboots boots the same kernel again.
+ */
+export function addDirectKernelBoot(
+  machine: Machine,
+  vcpu: Vcpu,
+  kernel: PcKernelConfig,
+  ramSize: number,
+  firmwareSize: number,
+): DirectKernelBootPlacement {
+  const load = () =>
+    loadDirectKernel(machine.vm, vcpu, {
+      kernel: kernel.image,
+      initrd: kernel.initrd,
+      modules: kernel.modules,
+      cmdline: kernel.cmdline,
+      ramSize,
+      firmwareSize,
+    });
+  const placement = load();
+  machine.addResetHandler(load);
+  return placement;
 }

@@ -17,6 +17,7 @@ export {
   pcE820Map,
 } from "./boot-memory-map.js";
 export {
+  addDirectKernelBoot,
   addPcRam,
   attachDebugCon,
   attachDebugExit,
@@ -26,7 +27,10 @@ export {
   loadFirmware,
   MachineConfigError,
   type PcConfig,
+  type PcDevices,
+  type PcKernelConfig,
   type PcMachine,
+  type PcMachineType,
   type SerialBackend,
 } from "./builder.js";
 export { Bus, type BusDevice, BusError, type BusStats } from "./bus.js";
@@ -50,9 +54,12 @@ export {
 export { type BzImageHeader, parseBzImageHeader } from "./linux-boot-header.js";
 export {
   defaultYieldToHost,
+  type ExternalInterruptController,
   Machine,
   type MachineExit,
   type MachineOptions,
+  type MachineStats,
+  type MachineTimer,
   type YieldToHost,
 } from "./machine.js";
 export {
@@ -73,3 +80,14 @@ export {
 } from "./multiboot-header.js";
 export { type MultibootModuleSpec, splitMultibootModuleList } from "./multiboot-module-list.js";
 export { PC_LAYOUT } from "./pc-layout.js";
+export {
+  A20_SOURCE,
+  A20Gate,
+  attachKeyboardController,
+  attachPic,
+  attachPit,
+  attachPort92,
+  attachRtc,
+  attachSpeakerPort,
+  PC_IRQ,
+} from "./pc-platform.js";
