@@ -14,10 +14,14 @@ function error(...argv: string[]): string {
 }
 
 describe("parseCommandLine", () => {
-  it("has QEMU's defaults: 128 MiB, the demo guest, serial on stdio", () => {
+  it("has QEMU's defaults: the pc machine, 128 MiB, the host clock, the demo guest, serial on stdio", () => {
     expect(options()).toEqual({
+      machine: "pc",
       memoryBytes: 128 * 2 ** 20,
       bios: undefined,
+      kernel: undefined,
+      icountShift: undefined,
+      rtcBase: "utc",
       serial: { kind: "stdio", mux: false },
       debugcon: { kind: "none" },
       debugconIobase: 0xe9,
@@ -79,6 +83,53 @@ describe("parseCommandLine", () => {
       debugcon: { kind: "stdio" },
       debugconIobase: 0x402,
     });
+  });
+
+  it("takes -kernel, -initrd and -append, which QEMU allows only together with -kernel", () => {
+    expect(options("-kernel", "bzImage").kernel).toEqual({ path: "bzImage", initrd: undefined, cmdline: "" });
+    expect(
+      options("-kernel", "bzImage", "-initrd", "a.img,b.img", "-append", "console=ttyS0 acpi=off").kernel,
+    ).toEqual({ path: "bzImage", initrd: "a.img,b.img", cmdline: "console=ttyS0 acpi=off" });
+    expect(options("-kernel", "k", "-append", "").kernel?.cmdline).toBe("");
+    expect(error("-initrd", "initrd.gz")).toBe("-initrd only allowed with -kernel option");
+    expect(error("-append", "quiet")).toBe("-append only allowed with -kernel option");
+    expect(error("-kernel")).toMatch(/requires an argument/);
+  });
+
+  it("selects the machine type with -machine or -M, and lists the types", () => {
+    expect(options("-machine", "isapc").machine).toBe("isapc");
+    expect(options("-M", "isapc").machine).toBe("isapc");
+    expect(options("-machine", "type=pc,accel=tcg").machine).toBe("pc");
+    expect(options("-machine", "pc-i440fx-8.2").machine).toBe("pc");
+    expect(options("-machine", "isapc", "-machine", "pc").machine).toBe("pc");
+    expect(options("-machine", "accel=tcg").machine).toBe("pc");
+    expect(parseCommandLine(["-machine", "help"])).toEqual({ action: "machine-help" });
+    expect(parseCommandLine(["-M", "?"])).toEqual({ action: "machine-help" });
+    expect(error("-machine", "q35")).toMatch(/unsupported machine type q35/);
+    expect(error("-machine", "pc,accel=kvm")).toMatch(/use -accel tcg/);
+    expect(error("-machine", "pc,usb=on")).toMatch(/unsupported property usb/);
+  });
+
+  it("takes -icount shift=N for guest time from instructions, -rtc base= and -smp 1", () => {
+    expect(options("-icount", "shift=0").icountShift).toBe(0);
+    expect(options("-icount", "3").icountShift).toBe(3);
+    expect(options("-icount", "shift=2,sleep=off").icountShift).toBe(2);
+    expect(error("-icount", "shift=auto")).toMatch(/not supported/);
+    expect(error("-icount", "shift=11")).toMatch(/shift must be 0-10/);
+    expect(error("-icount", "shift=1,sleep=on")).toMatch(/only sleep=off/);
+    expect(error("-icount", "shift=1,rr=record")).toMatch(/unsupported option rr/);
+    expect(options("-rtc", "base=localtime").rtcBase).toBe("localtime");
+    expect(options("-rtc", "base=2006-06-17T16:01:21,clock=vm").rtcBase).toEqual(
+      new Date("2006-06-17T16:01:21Z"),
+    );
+    expect(options("-rtc", "base=2020-02-29").rtcBase).toEqual(new Date("2020-02-29T00:00:00Z"));
+    expect(error("-rtc", "base=2021-02-29")).toMatch(/invalid date/);
+    expect(error("-rtc", "base=2021-01-01T24:00:00")).toMatch(/invalid date/);
+    expect(error("-rtc", "base=utc,clock=host")).toMatch(/clock=vm/);
+    expect(options("-smp", "1").machine).toBe("pc");
+    expect(options("-smp", "cpus=1,cores=1").machine).toBe("pc");
+    expect(error("-smp", "2")).toMatch(/one vCPU/);
+    expect(error("-enable-kvm")).toMatch(/use -accel tcg/);
   });
 
   it("answers -help, -h and -version", () => {

@@ -4,11 +4,28 @@ import { parseQemuInteger, parseQemuOpts, parseSize } from "./qemu-opts.js";
 /** Where a character device's bytes go (QEMU's -serial/-debugcon backends). */
 export type CharBackend = { kind: "stdio"; mux: boolean } | { kind: "file"; path: string } | { kind: "none" };
 
+/** QEMU's machine types that tsqemu has (see -machine help). */
+export type MachineType = "pc" | "isapc";
+
+/** QEMU's -kernel, -initrd and -append. */
+export interface KernelOptions {
+  path: string;
+  /** The -initrd argument as given: one file for Linux, a comma-separated module list for multiboot. */
+  initrd: string | undefined;
+  cmdline: string;
+}
+
 /** What a tsqemu command line asks for, parsed and validated. */
 export interface TsqemuOptions {
+  machine: MachineType;
   memoryBytes: number;
-  /** The firmware image path, or undefined for the built-in demo guest. */
+  /** The firmware image path; with neither it nor a kernel, tsqemu runs its built-in demo guest. */
   bios: string | undefined;
+  kernel: KernelOptions | undefined;
+  /** -icount shift=N: guest time from retired instructions, 2^N ns each; undefined: the host clock. */
+  icountShift: number | undefined;
+  /** -rtc base=: what the RTC shows at start ("utc" and "localtime" mean now). */
+  rtcBase: "utc" | "localtime" | Date;
   serial: CharBackend;
   debugcon: CharBackend;
   debugconIobase: number;
@@ -21,11 +38,37 @@ export type ParsedCommandLine =
   | { action: "run"; options: TsqemuOptions }
   | { action: "help" }
   | { action: "version" }
+  | { action: "machine-help" }
   | { action: "error"; message: string };
 
-const BOOLEAN_FLAGS = ["nographic", "no-reboot", "version", "help", "h"];
-const VALUE_FLAGS = ["m", "bios", "serial", "device", "accel", "display", "debugcon", "global"];
+const BOOLEAN_FLAGS = ["nographic", "no-reboot", "version", "help", "h", "enable-kvm"];
+const VALUE_FLAGS = [
+  "m",
+  "bios",
+  "kernel",
+  "initrd",
+  "append",
+  "machine",
+  "M",
+  "smp",
+  "icount",
+  "rtc",
+  "serial",
+  "device",
+  "accel",
+  "display",
+  "debugcon",
+  "global",
+];
 const DEFAULT_MEMORY = 128 * 2 ** 20;
+/** QEMU's limit for -icount shift. */
+const MAX_ICOUNT_SHIFT = 10;
+
+/** -machine help: the machine types, as QEMU lists them. */
+export const MACHINE_HELP_TEXT = `Supported machines are:
+pc                   Standard PC (the default; PCI, ACPI and the IOAPIC are coming)
+isapc                ISA-only PC
+`;
 
 export class CommandLineError extends Error {}
 
@@ -56,28 +99,28 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     }
     if (parsed.help === true || parsed.h === true) return { action: "help" };
     if (parsed.version === true) return { action: "version" };
+    const machine = parseMachine(parsed);
+    if (machine === "help") return { action: "machine-help" };
     const positional = parsed._.map(String);
     if (positional.length > 0) {
-      throw new CommandLineError(`${positional[0]}: disk images are not supported yet (use -bios FILE)`);
+      throw new CommandLineError(
+        `${positional[0]}: disk images are not supported yet (use -kernel FILE or -bios FILE)`,
+      );
     }
-    return { action: "run", options: toOptions(parsed) };
+    return { action: "run", options: toOptions(parsed, machine) };
   } catch (e) {
     if (e instanceof CommandLineError) return { action: "error", message: e.message };
     throw e;
   }
 }
 
-function toOptions(parsed: yargsParser.Arguments): TsqemuOptions {
+function toOptions(parsed: yargsParser.Arguments, machine: MachineType): TsqemuOptions {
   const nographic = parsed.nographic === true;
   const memory = last(parsed.m, "m");
   const memoryBytes = memory === undefined ? DEFAULT_MEMORY : parseMemory(memory);
-  for (const accel of all(parsed.accel)) {
-    const name = parseQemuOpts(accel, "accel").get("accel");
-    if (name === "kvm" || name === "hvf" || name === "whpx") {
-      throw new CommandLineError(`-accel ${name}: hardware acceleration is not available; use -accel tcg`);
-    }
-    if (name !== "tcg") throw new CommandLineError(`-accel ${accel}: invalid accelerator ${name}`);
-  }
+  if (parsed["enable-kvm"] === true) checkAccelerator("kvm");
+  for (const accel of all(parsed.accel)) checkAccelerator(parseQemuOpts(accel, "accel").get("accel") ?? "");
+  for (const smp of all(parsed.smp)) parseSmp(smp);
   for (const display of all(parsed.display)) {
     if (parseQemuOpts(display, "type").get("type") !== "none") {
       throw new CommandLineError(
@@ -111,9 +154,15 @@ function toOptions(parsed: yargsParser.Arguments): TsqemuOptions {
   const debugconText = last(parsed.debugcon, "debugcon");
   const debugcon =
     debugconText !== undefined ? parseCharBackend(debugconText, "-debugcon") : ({ kind: "none" } as const);
+  const icount = last(parsed.icount, "icount");
+  const rtc = last(parsed.rtc, "rtc");
   return {
+    machine,
     memoryBytes,
     bios: last(parsed.bios, "bios"),
+    kernel: parseKernel(parsed),
+    icountShift: icount === undefined ? undefined : parseIcount(icount),
+    rtcBase: rtc === undefined ? "utc" : parseRtc(rtc),
     serial,
     debugcon,
     debugconIobase,
@@ -121,6 +170,122 @@ function toOptions(parsed: yargsParser.Arguments): TsqemuOptions {
     noReboot: parsed["no-reboot"] === true,
     nographic,
   };
+}
+
+/** -machine/-M [type=]NAME[,accel=tcg]: the last one wins, as in QEMU. */
+function parseMachine(parsed: yargsParser.Arguments): MachineType | "help" {
+  let machine: MachineType | "help" = "pc";
+  for (const text of [...all(parsed.machine), ...all(parsed.M)]) {
+    const opts = parseQemuOpts(text, "type");
+    for (const [key, value] of opts) {
+      if (key === "accel") checkAccelerator(value);
+      else if (key !== "type") throw new CommandLineError(`-machine ${text}: unsupported property ${key}`);
+    }
+    const type = opts.get("type");
+    if (type === undefined) continue;
+    if (type === "help" || type === "?") return "help";
+    // pc-i440fx-X.Y are QEMU's versioned names for the pc machine.
+    if (type === "pc" || type.startsWith("pc-i440fx-")) machine = "pc";
+    else if (type === "isapc") machine = "isapc";
+    else throw new CommandLineError(`-machine ${text}: unsupported machine type ${type} (use -machine help)`);
+  }
+  return machine;
+}
+
+function checkAccelerator(name: string): void {
+  if (name === "kvm" || name === "hvf" || name === "whpx") {
+    throw new CommandLineError(`-accel ${name}: hardware acceleration is not available; use -accel tcg`);
+  }
+  if (name !== "tcg") throw new CommandLineError(`-accel ${name}: invalid accelerator`);
+}
+
+/** -smp: one vCPU only, until the local APIC can start application processors. */
+function parseSmp(text: string): void {
+  const opts = parseQemuOpts(text, "cpus");
+  for (const [key, value] of opts) {
+    if (!["cpus", "maxcpus", "sockets", "dies", "clusters", "cores", "threads"].includes(key)) {
+      throw new CommandLineError(`-smp ${text}: unsupported option ${key}`);
+    }
+    if (parseQemuInteger(value) !== 1) {
+      throw new CommandLineError(`-smp ${text}: tsqemu runs one vCPU for now`);
+    }
+  }
+}
+
+/** -kernel, -initrd, -append; like QEMU, -initrd and -append need -kernel. */
+function parseKernel(parsed: yargsParser.Arguments): KernelOptions | undefined {
+  const path = last(parsed.kernel, "kernel");
+  const initrd = last(parsed.initrd, "initrd");
+  const appends = all(parsed.append);
+  const cmdline = appends.length > 0 ? appends[appends.length - 1] : undefined;
+  if (path === undefined) {
+    if (initrd !== undefined) throw new CommandLineError("-initrd only allowed with -kernel option");
+    if (cmdline !== undefined) throw new CommandLineError("-append only allowed with -kernel option");
+    return undefined;
+  }
+  return { path, initrd, cmdline: cmdline ?? "" };
+}
+
+/** -icount [shift=]N[,sleep=off]: idle time is always skipped here, as QEMU does with sleep=off. */
+function parseIcount(text: string): number {
+  const opts = parseQemuOpts(text, "shift");
+  for (const [key, value] of opts) {
+    if (key === "sleep") {
+      if (value !== "off") {
+        throw new CommandLineError(`-icount ${text}: tsqemu skips idle guest time (only sleep=off)`);
+      }
+    } else if (key !== "shift") {
+      throw new CommandLineError(`-icount ${text}: unsupported option ${key}`);
+    }
+  }
+  const shiftText = opts.get("shift") ?? "0";
+  if (shiftText === "auto") throw new CommandLineError(`-icount ${text}: shift=auto is not supported`);
+  const shift = parseQemuInteger(shiftText);
+  if (shift === undefined || shift > MAX_ICOUNT_SHIFT) {
+    throw new CommandLineError(`-icount ${text}: shift must be 0-${MAX_ICOUNT_SHIFT}`);
+  }
+  return shift;
+}
+
+/** -rtc base=utc|localtime|YYYY-MM-DD[THH:MM:SS][,clock=vm][,driftfix=none]. */
+function parseRtc(text: string): "utc" | "localtime" | Date {
+  const opts = parseQemuOpts(text, "base");
+  let base: "utc" | "localtime" | Date = "utc";
+  for (const [key, value] of opts) {
+    if (key === "base") {
+      if (value === "utc" || value === "localtime") base = value;
+      else base = parseRtcDate(value, text);
+    } else if (key === "clock") {
+      if (value !== "vm")
+        throw new CommandLineError(`-rtc ${text}: the RTC runs on the VM's clock (clock=vm)`);
+    } else if (key === "driftfix") {
+      if (value !== "none") throw new CommandLineError(`-rtc ${text}: unsupported driftfix ${value}`);
+    } else {
+      throw new CommandLineError(`-rtc ${text}: unsupported option ${key}`);
+    }
+  }
+  return base;
+}
+
+/** QEMU's -rtc base date: "2006-06-17T16:01:21" or "2006-06-17", read as UTC. */
+function parseRtcDate(value: string, text: string): Date {
+  const match = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2}))?$/.exec(value);
+  if (match !== null) {
+    const [year, month, day, hour, minute, second] = match.slice(1).map((part) => Number(part ?? 0));
+    const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+    if (
+      year >= 1970 &&
+      date.getUTCFullYear() === year &&
+      date.getUTCMonth() === month - 1 &&
+      date.getUTCDate() === day &&
+      hour < 24 &&
+      minute < 60 &&
+      second < 60
+    ) {
+      return date;
+    }
+  }
+  throw new CommandLineError(`-rtc ${text}: invalid date format (use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)`);
 }
 
 function parseMemory(text: string): number {
@@ -165,15 +330,33 @@ function last(value: unknown, flag: string): string | undefined {
 
 export const HELP_TEXT = `usage: tsqemu [options]
 
-With no -bios, tsqemu runs its built-in demo guest (a ROM that echoes what you type).
+A software x86 PC used like qemu-system-x86_64. For example, boot Linux with its console on stdio:
+  tsqemu -kernel bzImage -initrd initrd.gz -append console=ttyS0
+With neither -kernel nor -bios, tsqemu runs its built-in demo guest (a ROM that echoes what you type).
 
 Standard options:
 -h or -help            display this help and exit
 -version               display version information and exit
+-machine [type=]name[,accel=tcg]
+                       the machine: pc (default) or isapc; -machine help lists them (also -M)
 -m [size=]megs         guest RAM size (default 128M); suffixes K, M, G
+-smp 1                 one vCPU (the only count for now)
 -accel tcg             the accelerator: tcg (the software CPU) is the only one
 -bios file             firmware ROM image, run from the reset vector
--no-reboot             exit instead of rebooting on a triple fault
+-rtc base=utc|localtime|date
+                       what the RTC shows at start: now in UTC (default), now in local time, or a
+                       date as 2006-06-17T16:01:21 or 2006-06-17
+-icount [shift=]N      guest time from retired instructions, 2^N ns each (0-10), for reproducible
+                       runs; idle time is skipped (QEMU's sleep=off). Default: the host clock
+-no-reboot             exit (status 0) instead of rebooting on a reset (keyboard controller,
+                       port 0x92, triple fault)
+
+Direct kernel boot (no firmware needed):
+-kernel bzImage        a Linux bzImage or a multiboot kernel, started directly
+-append cmdline        the kernel command line
+-initrd file           Linux: the initial ram disk
+-initrd "file1 args,file2"
+                       multiboot: the modules, each with its string
 
 Display and character devices:
 -nographic             no display; serial port multiplexed on stdio (Ctrl-A x quits)
@@ -189,4 +372,5 @@ Devices:
 
 During emulation, on a terminal:
 Ctrl-A x    exit          Ctrl-A h    this help      Ctrl-A Ctrl-A    send Ctrl-A
+A status line (time, instructions, MIPS) shows on the terminal while the guest is silent.
 `;

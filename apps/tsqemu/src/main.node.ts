@@ -3,9 +3,26 @@
 import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { buildPc, MachineConfigError, type MachineExit } from "@tsvmm/vmm-core";
-import { type CharBackend, HELP_TEXT, parseCommandLine, type TsqemuOptions } from "./command-line.js";
+import {
+  BootImageError,
+  buildPc,
+  kernelFormat,
+  MachineConfigError,
+  type MachineExit,
+  type PcKernelConfig,
+  type PcMachine,
+  splitMultibootModuleList,
+} from "@tsvmm/vmm-core";
+import {
+  type CharBackend,
+  HELP_TEXT,
+  type KernelOptions,
+  MACHINE_HELP_TEXT,
+  parseCommandLine,
+  type TsqemuOptions,
+} from "./command-line.js";
 import { ESCAPE_HELP, EscapeKeys } from "./escape-keys.js";
+import { formatStatus, StatusLine, type StatusSample } from "./status-line.js";
 import { VERSION_TEXT } from "./version.js";
 
 const DEMO_ROM = fileURLToPath(new URL("../guests/demo.rom", import.meta.url));
@@ -14,7 +31,11 @@ const DEMO_ROM = fileURLToPath(new URL("../guests/demo.rom", import.meta.url));
 class BufferedOutput {
   private chunks: number[] = [];
   private scheduled = false;
-  constructor(private readonly fd: number) {}
+  /** `beforeWrite` sees each batch first (the status line erases itself there). */
+  constructor(
+    private readonly fd: number,
+    private readonly beforeWrite?: (data: Uint8Array) => void,
+  ) {}
   write(byte: number): void {
     this.chunks.push(byte);
     if (!this.scheduled) {
@@ -27,6 +48,7 @@ class BufferedOutput {
     if (this.chunks.length === 0) return;
     const data = Uint8Array.from(this.chunks);
     this.chunks = [];
+    this.beforeWrite?.(data);
     let offset = 0;
     while (offset < data.length) {
       try {
@@ -83,6 +105,45 @@ function exitStatus(exit: MachineExit): number {
   }
 }
 
+function readInput(path: string, what: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    fail(`could not load ${what} '${path}': ${(e as Error).message}`);
+  }
+}
+
+/** -kernel/-initrd/-append as QEMU reads them: -initrd is one file for Linux, a module list for multiboot. */
+function loadKernel(kernel: KernelOptions): PcKernelConfig {
+  const image = readInput(kernel.path, "kernel");
+  if (kernel.initrd === undefined) return { image, cmdline: kernel.cmdline };
+  if (kernelFormat(image) === "multiboot") {
+    const modules = splitMultibootModuleList(kernel.initrd).map((module) => ({
+      data: readInput(module.path, "multiboot module"),
+      string: module.string,
+    }));
+    return { image, modules, cmdline: kernel.cmdline };
+  }
+  return { image, initrd: readInput(kernel.initrd, "initial ram disk"), cmdline: kernel.cmdline };
+}
+
+function rtcStartTime(base: TsqemuOptions["rtcBase"]): Date {
+  if (base instanceof Date) return base;
+  const now = new Date();
+  // The RTC shows its start time's UTC fields, so local time is UTC shifted by the zone's offset.
+  return base === "utc" ? now : new Date(now.getTime() - now.getTimezoneOffset() * 60_000);
+}
+
+function sampleStatus(pc: PcMachine, startMs: number): StatusSample {
+  let instructions = 0;
+  let halted = true;
+  for (const vcpu of pc.vm.listVcpus()) {
+    instructions += vcpu.instructionCount;
+    halted &&= vcpu.halted;
+  }
+  return { elapsedMs: performance.now() - startMs, instructions, guestNs: pc.vm.clock.nowNs(), halted };
+}
+
 async function main(argv: string[]): Promise<number> {
   const command = parseCommandLine(argv);
   if (command.action === "help") {
@@ -93,27 +154,44 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(VERSION_TEXT);
     return 0;
   }
+  if (command.action === "machine-help") {
+    process.stdout.write(MACHINE_HELP_TEXT);
+    return 0;
+  }
   if (command.action === "error") fail(command.message);
   const options: TsqemuOptions = command.options;
-  const demo = options.bios === undefined;
-  const biosPath = options.bios ?? DEMO_ROM;
-  let firmware: Uint8Array;
-  try {
-    firmware = new Uint8Array(readFileSync(biosPath));
-  } catch (e) {
-    fail(`could not load PC BIOS '${biosPath}': ${(e as Error).message}`);
-  }
+  // With neither firmware nor a kernel, the built-in demo guest runs.
+  const demo = options.bios === undefined && options.kernel === undefined;
+  const biosPath = options.bios ?? (demo ? DEMO_ROM : undefined);
+  const firmware = biosPath === undefined ? undefined : readInput(biosPath, "PC BIOS");
+  const kernel = options.kernel === undefined ? undefined : loadKernel(options.kernel);
   // The demo guest ends through isa-debug-exit at 0xf4, as its README documents.
   const debugExit = options.debugExit ?? (demo ? { iobase: 0xf4, iosize: 4 } : undefined);
 
-  const stdout = new BufferedOutput(1);
+  // The status line needs a terminal on both streams: it shares the screen with the guest's output.
+  const startMs = performance.now();
+  const status =
+    process.stdout.isTTY === true && process.stderr.isTTY === true
+      ? new StatusLine(
+          { write: (text) => writeSync(2, text), columns: () => process.stderr.columns ?? 80 },
+          startMs,
+        )
+      : undefined;
+  const stdout = new BufferedOutput(1, status && ((data) => status.beforeOutput(data, performance.now())));
   const serialOut = openBackend(options.serial, stdout);
   const debugconOut = openBackend(options.debugcon, stdout);
-  let pc: ReturnType<typeof buildPc>;
+  let pc: PcMachine;
   try {
     pc = buildPc({
+      machineType: options.machine,
       memoryBytes: options.memoryBytes,
       firmware,
+      kernel,
+      clock:
+        options.icountShift === undefined
+          ? { mode: "host" }
+          : { mode: "instructions", nsPerInstruction: 2 ** options.icountShift },
+      rtcStartTime: rtcStartTime(options.rtcBase),
       serial: serialOut && { transmit: (b) => serialOut.write(b) },
       debugCon: debugconOut && { iobase: options.debugconIobase, write: (b) => debugconOut.write(b) },
       debugExit,
@@ -121,6 +199,7 @@ async function main(argv: string[]): Promise<number> {
     });
   } catch (e) {
     if (e instanceof MachineConfigError) fail(e.message);
+    if (e instanceof BootImageError) fail(`could not load kernel '${options.kernel?.path}': ${e.message}`);
     throw e;
   }
 
@@ -134,7 +213,11 @@ async function main(argv: string[]): Promise<number> {
       const bytes = raw
         ? escapes.feed(chunk, (action) => {
             if (action === "quit") pc.machine.requestExit({ kind: "stopped" });
-            else if (action === "help") process.stdout.write(ESCAPE_HELP);
+            else if (action === "help") {
+              stdout.flush();
+              status?.clear();
+              process.stdout.write(ESCAPE_HELP);
+            }
           })
         : new Uint8Array(chunk);
       if (bytes.length > 0) pc.sendSerialInput(bytes);
@@ -145,13 +228,24 @@ async function main(argv: string[]): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
+  let previousSample: StatusSample | undefined;
+  const statusTimer =
+    status &&
+    setInterval(() => {
+      const sample = sampleStatus(pc, startMs);
+      status.update(formatStatus(sample, previousSample), performance.now());
+      previousSample = sample;
+    }, 500);
+
   const exit = await pc.run();
 
+  if (statusTimer) clearInterval(statusTimer);
   if (raw) stdin.setRawMode(false);
   stdin.pause();
   serialOut?.close();
   debugconOut?.close();
   stdout.flush();
+  status?.clear();
   if (exit.kind === "stopped" && raw) process.stderr.write("tsqemu: terminating on request\n");
   return exitStatus(exit);
 }
