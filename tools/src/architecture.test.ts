@@ -308,7 +308,8 @@ describe("the package graph", () => {
   });
 });
 
-describe("check-architecture CLI", () => {
+// Each case starts node processes; on a loaded 2-core machine that takes far longer than a unit test.
+describe("check-architecture CLI", { timeout: 180_000 }, () => {
   const cli = fileURLToPath(new URL("./check-architecture.ts", import.meta.url));
   const run = (root: string) =>
     spawnSync(process.execPath, ["--import", "tsx", cli, root], {
