@@ -1,3 +1,13 @@
+export { attachAcpiPm } from "./acpi-platform.js";
+export {
+  type AcpiTable,
+  type AcpiTableSet,
+  type AcpiTablesPlacement,
+  buildAcpiTables,
+  FadtFlag,
+  IapcBootFlag,
+  writeAcpiTables,
+} from "./acpi-tables.js";
 export {
   BOOT_CS,
   BOOT_DS,
@@ -41,6 +51,27 @@ export {
   loadDirectKernel,
 } from "./direct-kernel-boot.js";
 export { type Elf32Executable, type ElfLoadSegment, parseElf32Executable } from "./elf32.js";
+export {
+  checkFirmwareDescription,
+  type InterruptPolarity,
+  type InterruptTrigger,
+  type IoApicDescription,
+  type IsaInterruptOverride,
+  isaIrqGsi,
+  mpsIntiFlags,
+  PC_ACPI_PM_IO_BASE,
+  PC_IO_APIC_ADDRESS,
+  PC_LOCAL_APIC_ADDRESS,
+  PC_PIRQ_IRQS,
+  PC_RESET_REGISTER,
+  PC_SCI_IRQ,
+  type PcFirmwareDescription,
+  type PcFirmwareOptions,
+  type PcIsaDevice,
+  pcFirmwareDescription,
+  pciPirq,
+} from "./firmware-description.js";
+export { type FirmwareTablesLayout, PC_FIRMWARE_TABLES, writeEbdaPointer } from "./firmware-tables-area.js";
 export { InterruptLines, type Trigger } from "./interrupt-lines.js";
 export {
   LINUX_CMDLINE_ADDRESS,
@@ -62,6 +93,14 @@ export {
   type MachineTimer,
   type YieldToHost,
 } from "./machine.js";
+export {
+  buildMpTable,
+  MpEntryType,
+  MpInterruptType,
+  type MpTablePlacement,
+  type MpTableSet,
+  writeMpTable,
+} from "./mp-table.js";
 export {
   loadMultibootKernel,
   MULTIBOOT_INFO_ADDRESS,
