@@ -2,7 +2,7 @@
 // bridge with its windows and interrupt routing (when the machine has PCI), and the legacy ISA devices with their
 // resources, so that an OS's ACPI namespace scan finds every device the machine has.
 
-import { ACPI_PM_S5_SLEEP_TYPE } from "@tsvmm/device-model";
+import { ACPI_PM_S5_SLEEP_TYPE, PciInterruptPin, pciPirq } from "@tsvmm/device-model";
 import {
   dwordMemory,
   ioPort,
@@ -13,7 +13,7 @@ import {
   wordIo,
 } from "./acpi-resources.js";
 import { device, eisaId, integer, method, name, nameString, pkg, scope, string } from "./aml.js";
-import { type PcFirmwareDescription, type PcIsaDevice, pciPirq } from "./firmware-description.js";
+import type { PcFirmwareDescription, PcIsaDevice } from "./firmware-description.js";
 import { concatBytes } from "./table-bytes.js";
 
 /** One legacy device: its ACPI name, PNP ID, I/O ranges ([base, length]) and ISA IRQs. */
@@ -92,7 +92,7 @@ function pciRootBridge(ramBytes: number): Uint8Array {
   const routes: Uint8Array[] = [];
   for (let slot = 0; slot < PCI_SLOTS; slot++) {
     for (let pin = 0; pin < 4; pin++) {
-      const link = LINK_NAMES[pciPirq(slot, pin)];
+      const link = LINK_NAMES[pciPirq(slot, PciInterruptPin.IntA + pin)];
       routes.push(
         pkg([integer(slot * 0x10000 + 0xffff), integer(pin), nameString(`\\_SB.${link}`), integer(0)]),
       );

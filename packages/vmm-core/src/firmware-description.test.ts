@@ -5,7 +5,6 @@ import {
   mpsIntiFlags,
   type PcFirmwareDescription,
   pcFirmwareDescription,
-  pciPirq,
 } from "./firmware-description.js";
 
 const MiB = 1024 * 1024;
@@ -55,10 +54,7 @@ describe("pcFirmwareDescription", () => {
     expect(d.pci).toEqual({ pirqIrqs: [10, 10, 11, 11] });
   });
 
-  it("swizzles PCI pins onto PIRQs as the i440FX does and finds each ISA IRQ's GSI", () => {
-    expect([0, 1, 2, 3].map((pin) => pciPirq(1, pin))).toEqual([0, 1, 2, 3]); // slot 1 INTA# is PIRQA#
-    expect([0, 1, 2, 3].map((pin) => pciPirq(2, pin))).toEqual([1, 2, 3, 0]);
-    expect(pciPirq(0, 0)).toBe(3);
+  it("finds each ISA IRQ's GSI through the overrides", () => {
     const d = pcFirmwareDescription({ ramBytes: 128 * MiB });
     expect([0, 1, 2, 9].map((irq) => isaIrqGsi(d, irq))).toEqual([2, 1, 2, 9]);
   });

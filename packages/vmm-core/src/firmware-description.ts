@@ -52,7 +52,7 @@ export interface PcFirmwareDescription {
   isaInterruptOverrides: readonly IsaInterruptOverride[];
   /**
    * PCI bus 0 behind an i440FX host bridge (configuration ports 0xCF8-0xCFF) with a PIIX3 at 00:01.0; undefined: no
-   * PCI. Pin INTA#-INTD# (0-3) of the device in slot s drives PIRQ (s + pin - 1) mod 4 (the i440FX swizzle), which
+   * PCI. Pin INTA#-INTD# of the device in slot s drives PIRQ pciPirq(s, pin) (device-model's i440FX swizzle), which
    * the PIIX3 routes to ISA IRQ pirqIrqs[pirq]: level-triggered, active high (the 8259 and the I/O APIC take inputs
    * as logical requests, as QEMU's tables say), shared, on the same-numbered I/O APIC input.
    */
@@ -153,11 +153,6 @@ export function mpsIntiFlags(polarity: InterruptPolarity, trigger: InterruptTrig
   const po = polarity === "active-high" ? 1 : polarity === "active-low" ? 3 : 0;
   const el = trigger === "edge" ? 1 : trigger === "level" ? 3 : 0;
   return po | (el << 2);
-}
-
-/** The PIRQ (0-3 for PIRQA#-D#) that pin `pin` (0-3 for INTA#-INTD#) of the device in `slot` drives (i440FX). */
-export function pciPirq(slot: number, pin: number): number {
-  return (slot + pin + 3) % 4;
 }
 
 /** The GSI an ISA IRQ reaches on the I/O APIC: its override's, else the input of the same number. */

@@ -69,7 +69,6 @@ export {
   type PcFirmwareOptions,
   type PcIsaDevice,
   pcFirmwareDescription,
-  pciPirq,
 } from "./firmware-description.js";
 export { type FirmwareTablesLayout, PC_FIRMWARE_TABLES, writeEbdaPointer } from "./firmware-tables-area.js";
 export { InterruptLines, type Trigger } from "./interrupt-lines.js";

@@ -12,6 +12,7 @@
 // - local interrupt assignments: the 8259's ExtINT on LINT0 and NMI on LINT1 of every local APIC.
 // Virtual wire mode: there is no IMCR (feature byte 2 bit 7 clear).
 
+import { PciInterruptPin, pciPirq } from "@tsvmm/device-model";
 import type { GuestMemory } from "@tsvmm/ept";
 import type { GuestRange } from "./boot-memory-map.js";
 import {
@@ -19,7 +20,6 @@ import {
   isaIrqGsi,
   mpsIntiFlags,
   type PcFirmwareDescription,
-  pciPirq,
 } from "./firmware-description.js";
 import {
   checkTableFits,
@@ -184,7 +184,7 @@ export function buildConfigTable(d: PcFirmwareDescription): Uint8Array {
       const flags = mpsIntiFlags("active-high", "level");
       for (let slot = 0; slot < PCI_SLOTS; slot++) {
         for (let pin = 0; pin < 4; pin++) {
-          const irq = d.pci.pirqIrqs[pciPirq(slot, pin)];
+          const irq = d.pci.pirqIrqs[pciPirq(slot, PciInterruptPin.IntA + pin)];
           ioInterrupt(flags, pciBus, (slot << 2) | pin, isaIrqGsi(d, irq));
         }
       }
