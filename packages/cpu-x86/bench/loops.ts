@@ -12,7 +12,7 @@ export interface Loop {
 export const LOOPS: Loop[] = [
   {
     name: "integer-alu",
-    iterations: 3_000_000,
+    iterations: 20_000_000,
     body: `
   add eax, ebx
   xor ebx, eax
@@ -25,7 +25,7 @@ export const LOOPS: Loop[] = [
   },
   {
     name: "memory-copy",
-    iterations: 400_000,
+    iterations: 3_000_000,
     body: `
   mov eax, [esi]
   mov ebx, [esi + 4]
@@ -44,7 +44,7 @@ export const LOOPS: Loop[] = [
   },
   {
     name: "rep-string",
-    iterations: 2_000,
+    iterations: 20_000,
     body: `
   push ecx
   push esi
@@ -66,7 +66,7 @@ export const LOOPS: Loop[] = [
   },
   {
     name: "branchy",
-    iterations: 2_000_000,
+    iterations: 15_000_000,
     body: `
   mov eax, ecx
   and eax, 7
@@ -84,6 +84,18 @@ export const LOOPS: Loop[] = [
 3:
   dec eax
   jns 3b`,
+  },
+  {
+    name: "x87",
+    iterations: 1_500_000,
+    body: `
+  fld dword ptr [esi]
+  fmul dword ptr [esi + 4]
+  fadd dword ptr [esi + 8]
+  fsqrt
+  fstp dword ptr [edi]
+  fild dword ptr [esi + 12]
+  fistp dword ptr [edi + 4]`,
   },
 ];
 
@@ -112,6 +124,11 @@ pm:
   mov esp, 0x90000
   mov esi, 0x100000
   mov edi, 0x140000
+  fninit
+  mov dword ptr [esi], 0x40490fdb      /* pi */
+  mov dword ptr [esi + 4], 0x3fb504f3  /* sqrt 2 */
+  mov dword ptr [esi + 8], 0x3f800000  /* 1.0 */
+  mov dword ptr [esi + 12], 12345
   mov ecx, ${loop.iterations}
 loop_top:
 ${loop.body}
