@@ -146,13 +146,21 @@ export function callFarProtected(cpu: Cpu, size: number, selector: number, offse
         ? cpu.readLinear32((oldStackBase + from) | 0)
         : cpu.readLinear16((oldStackBase + from) | 0);
     }
-    loadStackSegmentProtected(cpu, newSs, targetDpl, EXC_TS);
-    cpu.setStackPointer(newSp);
-    pushRaw(cpu, bytes, oldSs);
-    pushRaw(cpu, bytes, oldSp);
-    for (let i = parameterCount - 1; i >= 0; i--) pushRaw(cpu, bytes, parameters[i]);
-    pushRaw(cpu, bytes, returnSelector);
-    pushRaw(cpu, bytes, returnOffset);
+    const snapshot = cpu.saveStackState();
+    try {
+      loadStackSegmentProtected(cpu, newSs, targetDpl, EXC_TS);
+      cpu.setStackPointer(newSp);
+      // The inner stack is written with the new privilege's rights.
+      cpu.cpl = targetDpl;
+      pushRaw(cpu, bytes, oldSs);
+      pushRaw(cpu, bytes, oldSp);
+      for (let i = parameterCount - 1; i >= 0; i--) pushRaw(cpu, bytes, parameters[i]);
+      pushRaw(cpu, bytes, returnSelector);
+      pushRaw(cpu, bytes, returnOffset);
+    } catch (e) {
+      cpu.restoreStackState(snapshot);
+      throw e;
+    }
     cpu.descriptorLow = targetLow;
     cpu.descriptorHigh = targetHigh;
     loadCodeSegment(cpu, target, targetAddress, targetDpl);

@@ -108,6 +108,8 @@ export function deliverProtected(cpu: Cpu, vector: number, errorCode: number, so
       const { selector: newSs, pointer: newSp } = innerStack(cpu, dpl);
       loadStackSegmentProtected(cpu, newSs, dpl, EXC_TS);
       cpu.setStackPointer(newSp);
+      // The new stack is written with the new privilege's rights (it is usually supervisor-only).
+      cpu.cpl = dpl;
       if (fromVirtual8086) {
         pushRaw(cpu, bytes, cpu.segSelector[GS]);
         pushRaw(cpu, bytes, cpu.segSelector[FS]);

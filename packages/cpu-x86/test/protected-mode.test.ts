@@ -405,3 +405,34 @@ target:
     expect(cpu.debugRegisters.status & 0x4000).toBe(0x4000);
   });
 });
+
+describe.skipIf(assemblerMissing !== undefined)("privilege changes with paging", () => {
+  // Regression: the ring-0 stack was written with ring-3 rights, so an interrupt from user mode
+  // whose TSS stack is supervisor-only double-faulted (Linux i386 died at its first user instruction).
+  it("pushes onto a supervisor-only inner stack when an interrupt leaves ring 3", () => {
+    const { cpu, memory } = run(
+      `${PAGING}
+  and dword ptr [0x11000 + 6 * 4], ~4   /* the page under the ring-0 stack (0x6000) is supervisor-only */
+  mov eax, cr3
+  mov cr3, eax
+${TO_RING3("ring3")}`,
+      "ring3:\n  int 0x80",
+    );
+    expect(exception(memory).vector).toBe(0x80);
+    expect(cpu.regs[1]).toBe(0x7000 - 20);
+    expect(memory.readU32(0x7000 - 20 + 4)).toBe(0x1b);
+  });
+
+  it("copies call-gate parameters onto a supervisor-only inner stack", () => {
+    const { cpu } = run(
+      `${PAGING}
+  and dword ptr [0x11000 + 6 * 4], ~4
+  mov eax, cr3
+  mov cr3, eax
+${TO_RING3("ring3")}`,
+      "ring3:\n  push 0x99\n  .byte 0x9a\n  .long 0\n  .word 0x3b\ngate_target:\n  mov eax, [esp + 8]\n  hlt",
+    );
+    expect(cpu.regs[0]).toBe(0x99);
+    expect(cpu.cpl).toBe(0);
+  });
+});
