@@ -1,3 +1,4 @@
+export { dirtyBitmapBytes } from "./dirty-log.js";
 export { type GuestMemory, GuestMemoryError } from "./guest-memory.js";
 export {
   MAX_GUEST_PHYS_ADDR,
@@ -9,4 +10,5 @@ export {
   PhysicalMemory,
   type SlotChangeListener,
   type WriteListener,
+  type WriteProtectListener,
 } from "./physical-memory.js";

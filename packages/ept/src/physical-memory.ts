@@ -1,3 +1,4 @@
+import { DirtyLog } from "./dirty-log.js";
 import { type GuestMemory, GuestMemoryError } from "./guest-memory.js";
 
 export const PAGE_SHIFT = 12;
@@ -19,6 +20,11 @@ export interface MemoryRegion {
   userspaceMemory?: Uint8Array;
   /** KVM_MEM_READONLY: guest writes become MMIO exits instead of changing the bytes. */
   readOnly?: boolean;
+  /**
+   * KVM_MEM_LOG_DIRTY_PAGES: record which pages are written (by the guest's CPUs, by devices
+   * through this object, by the page walker's A/D updates) for getDirtyLog().
+   */
+  logDirtyPages?: boolean;
 }
 
 /** One memory slot: a guest-physical range backed by a host byte array. */
@@ -28,6 +34,14 @@ export interface MemorySlot {
   readonly size: number;
   readonly bytes: Uint8Array;
   readonly readOnly: boolean;
+  /** KVM_MEM_LOG_DIRTY_PAGES is set: writes are logged until the flag is cleared. */
+  readonly logDirtyPages: boolean;
+}
+
+/** A live slot with its dirty log (present while logging is on). */
+interface SlotRecord extends MemorySlot {
+  logDirtyPages: boolean;
+  dirtyLog: DirtyLog | undefined;
 }
 
 export class MemoryRegionError extends Error {
@@ -44,23 +58,52 @@ export type WriteListener = (guestPhysAddr: number, length: number) => void;
 export type SlotChangeListener = (guestPhysAddr: number, size: number) => void;
 
 /**
+ * Notified when writes to a guest-physical range must be seen again: the range's dirty log was
+ * fetched and cleared, or logging was switched on. Caches that let writes bypass this object (a
+ * TLB's write fast path) close it for the range and report writes through markDirty() again.
+ */
+export type WriteProtectListener = (guestPhysAddr: number, size: number) => void;
+
+/**
  * Guest-physical memory made of KVM-style memory slots. Lookups are page-granular: the CPU caches
  * (page -> slot) in its TLB and re-resolves after a change notification.
  */
 export class PhysicalMemory implements GuestMemory {
   /** Dense list of live slots; slotIndexByPage refers into it (index + 1, 0 = no slot). */
-  private readonly slots: MemorySlot[] = [];
+  private readonly slots: SlotRecord[] = [];
   private readonly slotIndexByPage = new Uint16Array(LOW_PAGES);
   private readonly listeners: SlotChangeListener[] = [];
   private readonly writeListeners: WriteListener[] = [];
+  private readonly writeProtectListeners: WriteProtectListener[] = [];
+  /** Slots with KVM_MEM_LOG_DIRTY_PAGES: while 0, nothing on the write paths looks at dirty logs. */
+  private loggingSlots = 0;
   /** Incremented on every slot change, so cached translations can be validated cheaply. */
   generation = 0;
 
-  /** KVM_SET_USER_MEMORY_REGION: creates, moves, resizes, changes flags of, or (size 0) deletes a slot. */
+  /**
+   * KVM_SET_USER_MEMORY_REGION: creates, moves, resizes, changes flags of, or (size 0) deletes a slot.
+   * Switching only KVM_MEM_LOG_DIRTY_PAGES (same address, size, read-only flag and the slot's own
+   * `bytes` as userspaceMemory, as KVM wants the same userspace_addr) keeps the slot and its
+   * translations; any other change replaces the slot, with an empty dirty log.
+   */
   setUserMemoryRegion(region: MemoryRegion): MemorySlot | undefined {
     const { slot: id, guestPhysAddr, memorySize } = region;
     if (!Number.isInteger(id) || id < 0 || id > 0x7fff) throw new MemoryRegionError(`bad slot id ${id}`);
     const existing = this.slots.findIndex((s) => s.id === id);
+    const logDirtyPages = region.logDirtyPages === true;
+    if (existing >= 0) {
+      const old = this.slots[existing];
+      if (
+        old.guestPhysAddr === guestPhysAddr &&
+        old.size === memorySize &&
+        old.bytes === region.userspaceMemory &&
+        old.readOnly === (region.readOnly === true) &&
+        old.logDirtyPages !== logDirtyPages
+      ) {
+        this.setDirtyLogging(old, logDirtyPages);
+        return old;
+      }
+    }
     if (memorySize === 0) {
       if (existing < 0) throw new MemoryRegionError(`slot ${id} does not exist`);
       const removed = this.slots[existing];
@@ -84,18 +127,22 @@ export class PhysicalMemory implements GuestMemory {
     if (bytes.length < memorySize) {
       throw new MemoryRegionError(`slot ${id}: backing memory is ${bytes.length} bytes, need ${memorySize}`);
     }
-    const slot: MemorySlot = {
+    const slot: SlotRecord = {
       id,
       guestPhysAddr,
       size: memorySize,
       bytes,
       readOnly: region.readOnly === true,
+      logDirtyPages: false,
+      dirtyLog: undefined,
     };
     if (existing >= 0) {
       const old = this.slots[existing];
       this.removeAt(existing);
       this.changed(old.guestPhysAddr, old.size);
     }
+    // New translations are made after `changed` below, and they see the log: no write-protect call.
+    if (logDirtyPages) this.startLogging(slot);
     this.slots.push(slot);
     this.mapPages(slot, this.slots.length);
     this.changed(guestPhysAddr, memorySize);
@@ -128,8 +175,88 @@ export class PhysicalMemory implements GuestMemory {
     };
   }
 
+  /**
+   * Notified when a range's writes must be reported again (see WriteProtectListener): after
+   * getDirtyLog() cleared a slot's log, and when logging is switched on for an existing slot.
+   */
+  onWriteProtect(listener: WriteProtectListener): () => void {
+    this.writeProtectListeners.push(listener);
+    return () => {
+      const i = this.writeProtectListeners.indexOf(listener);
+      if (i >= 0) this.writeProtectListeners.splice(i, 1);
+    };
+  }
+
+  /**
+   * KVM_GET_DIRTY_LOG: the slot's bitmap of pages written since the last call (bit n = page n of
+   * the slot, byte n >> 3, bit n & 7; dirtyBitmapBytes(size) bytes), copied into `into` when given.
+   * The log is cleared and writes to the slot are tracked afresh.
+   */
+  getDirtyLog(slotId: number, into?: Uint8Array): Uint8Array {
+    const slot = this.slots.find((s) => s.id === slotId);
+    if (slot === undefined) throw new MemoryRegionError(`slot ${slotId} does not exist`);
+    const log = slot.dirtyLog;
+    if (log === undefined) throw new MemoryRegionError(`slot ${slotId} does not log dirty pages`);
+    if (into !== undefined && into.length < log.bits.length) {
+      throw new MemoryRegionError(
+        `slot ${slotId}: dirty bitmap needs ${log.bits.length} bytes, got ${into.length}`,
+      );
+    }
+    const bitmap = log.fetch(into);
+    this.writeProtect(slot.guestPhysAddr, slot.size);
+    return bitmap;
+  }
+
+  /**
+   * Records writes made to guest RAM without going through this object (a CPU storing through its
+   * TLB, a page walker setting A/D bits) in the dirty logs of the slots they hit. Pages that are not
+   * RAM, or whose slot does not log, are ignored.
+   */
+  markDirty(gpa: number, length: number): void {
+    if (this.loggingSlots === 0 || !(length > 0) || !(gpa >= 0)) return;
+    const last = gpa + length - 1;
+    if (Math.floor(gpa / PAGE_SIZE) === Math.floor(last / PAGE_SIZE)) {
+      // The common case, one page: a table lookup instead of a walk over the slots.
+      const slot = this.slotAt(gpa);
+      const log = slot?.dirtyLog;
+      if (slot !== undefined && log !== undefined) {
+        const page = Math.floor((gpa - slot.guestPhysAddr) / PAGE_SIZE);
+        log.mark(page, page);
+      }
+      return;
+    }
+    for (const slot of this.slots) {
+      const log = slot.dirtyLog;
+      if (log === undefined) continue;
+      const first = Math.max(gpa, slot.guestPhysAddr);
+      const end = Math.min(last, slot.guestPhysAddr + slot.size - 1);
+      if (first > end) continue;
+      log.mark(
+        Math.floor((first - slot.guestPhysAddr) / PAGE_SIZE),
+        Math.floor((end - slot.guestPhysAddr) / PAGE_SIZE),
+      );
+    }
+  }
+
+  /**
+   * True while a write to the page holding `gpa` must be reported with markDirty(): its slot logs
+   * dirty pages and the page is clean since the last getDirtyLog(). Once it is dirty, writes may
+   * bypass this object until the next getDirtyLog() (see onWriteProtect).
+   */
+  isWriteTracked(gpa: number): boolean {
+    if (this.loggingSlots === 0) return false;
+    const slot = this.slotAt(gpa);
+    const log = slot?.dirtyLog;
+    if (slot === undefined || log === undefined) return false;
+    return !log.isDirty(Math.floor((gpa - slot.guestPhysAddr) / PAGE_SIZE));
+  }
+
   /** The slot holding this guest-physical address, or undefined for MMIO/unbacked space. */
   findSlot(gpa: number): MemorySlot | undefined {
+    return this.slotAt(gpa);
+  }
+
+  private slotAt(gpa: number): SlotRecord | undefined {
     if (gpa < FOUR_GIB) {
       const index = this.slotIndexByPage[Math.floor(gpa / PAGE_SIZE)];
       return index === 0 ? undefined : this.slots[index - 1];
@@ -253,6 +380,7 @@ export class PhysicalMemory implements GuestMemory {
   }
 
   private wrote(gpa: number, length: number): void {
+    if (this.loggingSlots !== 0) this.markDirty(gpa, length);
     const listeners = this.writeListeners;
     for (let i = 0; i < listeners.length; i++) listeners[i](gpa, length);
   }
@@ -265,6 +393,7 @@ export class PhysicalMemory implements GuestMemory {
 
   private removeAt(index: number): void {
     const [removed] = this.slots.splice(index, 1);
+    if (removed.logDirtyPages) this.loggingSlots--;
     this.mapPages(removed, 0);
     // Slots after the removed one moved down by one; renumber their pages.
     for (let i = index; i < this.slots.length; i++) this.mapPages(this.slots[i], i + 1);
@@ -275,6 +404,27 @@ export class PhysicalMemory implements GuestMemory {
     const first = slot.guestPhysAddr / PAGE_SIZE;
     const last = Math.min(slot.guestPhysAddr + slot.size, FOUR_GIB) / PAGE_SIZE;
     this.slotIndexByPage.fill(indexPlusOne, first, last);
+  }
+
+  private setDirtyLogging(slot: SlotRecord, enabled: boolean): void {
+    if (enabled) {
+      this.startLogging(slot);
+      this.writeProtect(slot.guestPhysAddr, slot.size);
+    } else {
+      slot.logDirtyPages = false;
+      slot.dirtyLog = undefined;
+      this.loggingSlots--;
+    }
+  }
+
+  private startLogging(slot: SlotRecord): void {
+    slot.logDirtyPages = true;
+    slot.dirtyLog = new DirtyLog(slot.size);
+    this.loggingSlots++;
+  }
+
+  private writeProtect(guestPhysAddr: number, size: number): void {
+    for (const listener of this.writeProtectListeners) listener(guestPhysAddr, size);
   }
 
   private changed(guestPhysAddr: number, size: number): void {
