@@ -66,6 +66,12 @@ export interface MmuCounters {
   accessedDirtyWrites: number;
   /** Full or non-global TLB flushes. */
   flushes: number;
+  /**
+   * Fast-path TLB lookups (reads of the current-privilege tag arrays, the CPU's inlined ones
+   * included) made while setLookupCounting(true); 0 otherwise. `hits` counts only the hits the MMU
+   * itself sees, so the TLB hit rate is 1 - misses / lookups while counting.
+   */
+  lookups: number;
 }
 
 /** Told of every write through the MMU to a page watched with watchCodePage(), before it happens. */
@@ -126,7 +132,13 @@ export class Mmu {
     };
     this.memory = memory;
     this.walker = new PageWalker(memory, this.features);
-    this.stopListening = memory.onChange((address, size) => this.tlb.invalidatePhysicalRange(address, size));
+    const stopChanges = memory.onChange((address, size) => this.tlb.invalidatePhysicalRange(address, size));
+    // A dirty log was fetched (or logging started): writes to the range must come here again.
+    const stopProtects = memory.onWriteProtect((address, size) => this.tlb.closeWritesInRange(address, size));
+    this.stopListening = () => {
+      stopChanges();
+      stopProtects();
+    };
   }
 
   get cr0(): number {
@@ -215,8 +227,9 @@ export class Mmu {
    * Makes sure the TLB holds a translation of the page that permits this access, walking if it
    * does not, and returns its entry index when the access can use the host bytes. Otherwise:
    * MMU_PAGE_FAULT, MMU_TABLE_NOT_RAM, MMU_NON_CANONICAL, or MMU_NOT_RAM (MMIO, or a write to ROM).
-   * A write to a watched code page is reported to the code-write listener first; the returned entry
-   * is valid for this one access, the write fast path stays closed.
+   * A write to a watched code page is reported to the code-write listener first. A write to RAM is
+   * recorded in the memory's dirty log (when its slot logs), after which the write fast path opens
+   * unless the page still holds watched code: the returned entry is valid for this one access.
    */
   fillEntry(linearLow: number, linearHigh: number, access: number, userMode: boolean): number {
     if (this.modeValue !== PAGING_LONG) linearHigh = 0;
@@ -229,14 +242,20 @@ export class Mmu {
       (tlb.rights[e] & allowBit(access, userMode)) !== 0
     ) {
       this.hits++;
-      // A write fast path closed for a watched page may be open again.
-      if (access === ACCESS_WRITE) tlb.setFastTags(e, !this.codePages.isWatched(tlb.physicalPage[e]));
     } else {
       const status = this.refill(linearLow, linearHigh, access, userMode, e, tag);
       if (status < 0) return status;
     }
     const rights = tlb.rights[e];
-    if (access === ACCESS_WRITE && this.codePages.count !== 0) this.checkCodeWrite(e, linearLow);
+    if (access === ACCESS_WRITE) {
+      if (this.codePages.count !== 0) this.checkCodeWrite(e, linearLow);
+      if ((rights & (ENTRY_RAM | ENTRY_READ_ONLY)) === ENTRY_RAM) {
+        const frame = tlb.physicalPage[e];
+        this.memory.markDirty(frame, 1);
+        // The page is dirty now and its code (if any) dropped: later writes may take the fast path.
+        tlb.setFastTags(e, this.writesMayBypass(frame));
+      }
+    }
     if ((rights & ENTRY_RAM) === 0 || (access === ACCESS_WRITE && (rights & ENTRY_READ_ONLY) !== 0)) {
       this.physicalAddress = tlb.physicalPage[e] + (linearLow & 0xfff);
       return MMU_NOT_RAM;
@@ -309,8 +328,16 @@ export class Mmu {
       offset = frame - slot.guestPhysAddr;
     }
     tlb.fill(e, tag, linearHigh, frame, rights, walker.largeMask, bytes, offset);
-    tlb.setFastTags(e, !this.codePages.isWatched(frame));
+    tlb.setFastTags(e, this.writesMayBypass(frame));
     return WALK_OK;
+  }
+
+  /**
+   * Whether writes to this frame may go straight to its bytes: not while it holds watched code, nor
+   * while its slot logs dirty pages and it is clean (the first write must reach markDirty).
+   */
+  private writesMayBypass(frame: number): boolean {
+    return !this.codePages.isWatched(frame) && !this.memory.isWriteTracked(frame);
   }
 
   private checkCodeWrite(e: number, linearLow: number): void {
@@ -491,7 +518,17 @@ export class Mmu {
       walks: this.walks,
       accessedDirtyWrites: this.walker.writeBacks,
       flushes: this.flushes,
+      lookups: this.tlb.lookups,
     };
+  }
+
+  /**
+   * Counts every fast-path lookup (see MmuCounters.lookups), for measuring the TLB hit rate. It
+   * turns the tag arrays into accessors, which slows every lookup several times over: for
+   * measurements, not for runs that are timed.
+   */
+  setLookupCounting(enabled: boolean): void {
+    this.tlb.countLookups(enabled);
   }
 
   getState(): MmuState {

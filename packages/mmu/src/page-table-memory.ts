@@ -44,7 +44,7 @@ export class PageTableMemory {
    * Sets `bits` in the low dword of the entry at `offset` of `slot` if it still holds `expected`.
    * Returns false (nothing written) when it changed since it was read. With `force`, the bits are
    * ORed in whatever the entry holds (used to end a walk that keeps losing races). Writes to a
-   * read-only slot are dropped, as ROM drops them.
+   * read-only slot are dropped, as ROM drops them. A write is recorded in the slot's dirty log.
    */
   setBits(slot: MemorySlot, offset: number, expected: number, bits: number, force: boolean): boolean {
     if (slot.readOnly) return true;
@@ -53,7 +53,7 @@ export class PageTableMemory {
       const index = offset / 4;
       if (force) Atomics.or(shared, index, bits);
       else if (Atomics.compareExchange(shared, index, expected, expected | bits) !== expected) return false;
-      this.writeBacks++;
+      this.wrote(slot, offset);
       return true;
     }
     const b = slot.bytes;
@@ -64,8 +64,13 @@ export class PageTableMemory {
     b[offset + 1] = value >>> 8;
     b[offset + 2] = value >>> 16;
     b[offset + 3] = value >>> 24;
-    this.writeBacks++;
+    this.wrote(slot, offset);
     return true;
+  }
+
+  private wrote(slot: MemorySlot, offset: number): void {
+    this.writeBacks++;
+    this.memory.markDirty(slot.guestPhysAddr + offset, 4);
   }
 
   /** An Int32Array over a slot backed by shared memory, so entry updates can be atomic. */

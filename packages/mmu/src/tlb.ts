@@ -70,9 +70,13 @@ export class Tlb {
   readonly bytes: Uint8Array[] = new Array<Uint8Array>(TLB_SIZE).fill(EMPTY_PAGE);
   readonly offset = new Int32Array(TLB_SIZE);
 
+  /** Reads of readTag/writeTag/executeTag while countLookups(true): the fast-path lookups. */
+  lookups = 0;
+
   /** Whether an entry filled since the last full flush may be global / a large-page piece. */
   private mayHoldGlobal = false;
   private mayHoldLarge = false;
+  private counting = false;
 
   selectPrivilege(userMode: boolean): void {
     this.readTag = userMode ? this.userReadTag : this.supervisorReadTag;
@@ -173,6 +177,55 @@ export class Tlb {
       if (frame + 0x1000 > physicalAddress && frame < end) {
         this.invalidate(e);
         this.bytes[e] = EMPTY_PAGE;
+      }
+    }
+  }
+
+  /**
+   * Closes the write fast path of every entry mapping a frame in [physicalAddress, physicalAddress +
+   * size): writes there must reach the MMU again (their dirty log was cleared).
+   */
+  closeWritesInRange(physicalAddress: number, size: number): void {
+    const end = physicalAddress + size;
+    for (let e = 0; e < TLB_SIZE; e++) {
+      const frame = this.physicalPage[e];
+      if (frame + 0x1000 > physicalAddress && frame < end) {
+        this.supervisorWriteTag[e] = INVALID_TAG;
+        this.userWriteTag[e] = INVALID_TAG;
+      }
+    }
+  }
+
+  /**
+   * Makes the current-privilege tag arrays count their reads in `lookups` (or stops it). The
+   * properties become accessors, which is slow: for measurements only.
+   */
+  countLookups(enabled: boolean): void {
+    if (enabled === this.counting) return;
+    this.counting = enabled;
+    for (const name of ["readTag", "writeTag", "executeTag"] as const) {
+      if (enabled) {
+        let tags = this[name];
+        Object.defineProperty(this, name, {
+          configurable: true,
+          enumerable: true,
+          get: () => {
+            this.lookups++;
+            return tags;
+          },
+          set: (value: Int32Array<ArrayBuffer>) => {
+            tags = value;
+          },
+        });
+      } else {
+        const tags = this[name];
+        this.lookups--; // that read was not a lookup
+        Object.defineProperty(this, name, {
+          configurable: true,
+          enumerable: true,
+          writable: true,
+          value: tags,
+        });
       }
     }
   }
