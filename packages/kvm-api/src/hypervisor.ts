@@ -2,6 +2,7 @@ import { CPU_MODEL_P6, Cpu, type CpuModel } from "@tsvmm/cpu-x86";
 import { type GuestMemory, type MemoryRegion, PhysicalMemory } from "@tsvmm/ept";
 import { RoundRobinScheduler, type Scheduler } from "@tsvmm/scheduler";
 import { ApicBus } from "./apic-bus.js";
+import { addStats, emptyStats, type VmStats } from "./stats.js";
 import { Vcpu, type VcpuHost } from "./vcpu.js";
 import { VirtualClock, type VirtualClockOptions } from "./virtual-clock.js";
 
@@ -51,6 +52,7 @@ export class Vm implements VcpuHost {
   readonly apicBus = new ApicBus();
   private readonly nsPerInstruction: number;
   private eoiListener: ((vector: number) => void) | undefined;
+  private countTlbLookups = false;
 
   constructor(options: VmOptions = {}) {
     this.scheduler = options.scheduler ?? new RoundRobinScheduler<Vcpu>();
@@ -64,9 +66,39 @@ export class Vm implements VcpuHost {
     });
   }
 
-  /** KVM_SET_USER_MEMORY_REGION: adds, moves, resizes or (memorySize 0) deletes a memory slot. */
+  /**
+   * KVM_SET_USER_MEMORY_REGION: adds, moves, resizes or (memorySize 0) deletes a memory slot, or
+   * changes its flags (`logDirtyPages`: KVM_MEM_LOG_DIRTY_PAGES, switched in place when address,
+   * size, read-only flag and userspaceMemory stay the same).
+   */
   setUserMemoryRegion(region: MemoryRegion): void {
     this.physicalMemory.setUserMemoryRegion(region);
+  }
+
+  /**
+   * KVM_GET_DIRTY_LOG: the bitmap of the slot's pages written since the last call (by vCPUs, by
+   * devices through `memory`, by page-table A/D updates), one bit per 4 KiB page in KVM's layout
+   * (page n: byte n >> 3, bit n & 7; whole 64-bit words). Clears the log. The slot must log dirty
+   * pages. `into`, when given, receives the bitmap and is returned.
+   */
+  getDirtyLog(slot: number, into?: Uint8Array): Uint8Array {
+    return this.physicalMemory.getDirtyLog(slot, into);
+  }
+
+  /** The sums of the vCPUs' counters (exits, TLB, page walks, instruction cache): see VcpuStats. */
+  getStats(): VmStats {
+    const stats = emptyStats();
+    for (const vcpu of this.vcpus) addStats(stats, vcpu.getStats());
+    return stats;
+  }
+
+  /**
+   * Counts every TLB lookup of every vCPU (the stats' tlbLookups), for a TLB hit rate. It makes
+   * the vCPUs several times slower: for measurements, not for timed runs.
+   */
+  setTlbLookupCounting(enabled: boolean): void {
+    this.countTlbLookups = enabled;
+    for (const vcpu of this.vcpus) vcpu.setTlbLookupCounting(enabled);
   }
 
   /** Guest RAM as devices see it (userspace's view of the memory it mapped into the VM). */
@@ -91,6 +123,7 @@ export class Vm implements VcpuHost {
       },
     });
     const vcpu = new Vcpu(id, cpu, this);
+    if (this.countTlbLookups) vcpu.setTlbLookupCounting(true);
     this.vcpus.push(vcpu);
     this.apicBus.attach(vcpu.lapic);
     this.scheduler.add(vcpu);

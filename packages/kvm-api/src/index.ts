@@ -18,5 +18,6 @@ export {
   timerDivisor,
 } from "./lapic-timer.js";
 export type { DescriptorTable, Regs, Segment, Sregs } from "./registers.js";
+export type { VcpuStats, VmStats } from "./stats.js";
 export { type MpState, Vcpu, type VcpuHost } from "./vcpu.js";
 export { type Clock, type ClockMode, VirtualClock, type VirtualClockOptions } from "./virtual-clock.js";

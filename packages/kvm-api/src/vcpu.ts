@@ -21,6 +21,7 @@ import {
   DELIVERY_STARTUP,
 } from "./lapic-registers.js";
 import { type Regs, SEGMENT_ORDER, type Segment, type Sregs } from "./registers.js";
+import { ExitCounters, type VcpuStats } from "./stats.js";
 import type { Clock } from "./virtual-clock.js";
 
 /** What a vCPU needs from its VM: scheduling, guest time and the APIC bus. */
@@ -71,6 +72,7 @@ export class Vcpu {
   private waitingForSipi: boolean;
   /** Inside run(): events for this vCPU are latched rather than applied. */
   private running = false;
+  private readonly exitCounters = new ExitCounters();
 
   constructor(
     readonly id: number,
@@ -132,7 +134,10 @@ export class Vcpu {
         stop = cpu.run(budget);
         if (this.injectedVector >= 0 && cpu.pendingInterrupt !== this.injectedVector)
           this.injectedVector = -1;
-        if (stop === STOP_MMIO && this.handleApicAccess()) continue;
+        if (stop === STOP_MMIO && this.handleApicAccess()) {
+          this.exitCounters.apicAccesses++;
+          continue;
+        }
         if (stop === STOP_BUDGET) continue; // the slice ended early (timer deadline, REP iteration)
         if (stop === STOP_IRQ_WINDOW && (this.hasInterruptForCpu() || !userWindow)) continue;
         if (stop === STOP_HLT && this.canWake()) continue;
@@ -169,7 +174,40 @@ export class Vcpu {
       default:
         kvmRun.exitReason = ExitReason.UNKNOWN;
     }
+    this.exitCounters.count(kvmRun.exitReason);
     return kvmRun;
+  }
+
+  /** This vCPU's counters: exits by reason, the TLB and page walks, the decoded-instruction cache. */
+  getStats(): VcpuStats {
+    const exits = this.exitCounters;
+    const mmu = this.cpu.mmu.getCounters();
+    const icache = this.cpu.instructionCache;
+    return {
+      instructions: this.cpu.instructionCount,
+      exits: exits.exits,
+      ioExits: exits.ioExits,
+      mmioExits: exits.mmioExits,
+      haltExits: exits.haltExits,
+      irqWindowExits: exits.irqWindowExits,
+      timesliceExits: exits.timesliceExits,
+      shutdownExits: exits.shutdownExits,
+      internalErrorExits: exits.internalErrorExits,
+      apicAccesses: exits.apicAccesses,
+      tlbHits: mmu.hits,
+      tlbMisses: mmu.misses,
+      tlbLookups: mmu.lookups,
+      pageWalks: mmu.walks,
+      accessedDirtyWrites: mmu.accessedDirtyWrites,
+      tlbFlushes: mmu.flushes,
+      instructionCacheMisses: icache.misses,
+      instructionCacheInvalidations: icache.invalidations,
+    };
+  }
+
+  /** Counts every TLB lookup in the stats' tlbLookups (slow: for measuring hit rates only). */
+  setTlbLookupCounting(enabled: boolean): void {
+    this.cpu.mmu.setLookupCounting(enabled);
   }
 
   /**
