@@ -173,7 +173,7 @@ async function main(argv: string[]): Promise<number> {
   const status =
     process.stdout.isTTY === true && process.stderr.isTTY === true
       ? new StatusLine(
-          { write: (text) => writeSync(2, text), columns: () => process.stderr.columns ?? 80 },
+          { write: (text) => writeSync(2, text), columns: () => process.stderr.columns || 80 },
           startMs,
         )
       : undefined;

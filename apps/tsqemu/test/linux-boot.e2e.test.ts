@@ -11,6 +11,8 @@ import { startTsqemu } from "./run-tsqemu.js";
 const REPOSITORY = fileURLToPath(new URL("../../..", import.meta.url));
 const CMDLINE = "console=ttyS0 acpi=off noapic nolapic";
 const MINUTE = 60_000;
+/** The last line Linux prints when it panics. */
+const PANIC_END = "---[ end Kernel panic";
 
 interface GuestManifest {
   name: string;
@@ -99,12 +101,12 @@ describe.skipIf("reason" in found)("Linux on tsqemu (Debian i386, busybox shell)
           if (at >= 0) {
             clearTimeout(deadline);
             resolve(from + at);
-          } else if (ended) {
+          } else if (ended || output.includes(PANIC_END)) {
+            // A panicked kernel never gets further: fail now, with the panic in the message.
             clearTimeout(deadline);
+            const what = ended ? "tsqemu ended" : "the guest kernel panicked";
             reject(
-              new Error(
-                `tsqemu ended before ${String(pattern)}; console:\n${output.slice(-3000)}\n${stderr}`,
-              ),
+              new Error(`${what} before ${String(pattern)}; console:\n${output.slice(-3000)}\n${stderr}`),
             );
           } else {
             waiters.push(check);
