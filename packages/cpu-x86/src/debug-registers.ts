@@ -1,5 +1,5 @@
 import type { Cpu } from "./cpu.js";
-import { EXC_UD } from "./registers.js";
+import { EXC_DB, EXC_UD } from "./registers.js";
 import { requirePrivilege0 } from "./system-instructions.js";
 
 /** DR6 bits that always read as 1 on a P6 (reserved), and DR7's reserved-as-1 bit 10. */
@@ -7,10 +7,14 @@ const DR6_FIXED = 0xffff0ff0 | 0;
 const DR7_FIXED = 0x400;
 /** CR4.DE: DR4/DR5 are reserved (#UD) instead of aliasing DR6/DR7. */
 const CR4_DE = 1 << 3;
+/** DR7.GD (general detect) and the DR6.BD bit it reports through. */
+const DR7_GD = 1 << 13;
+const DR6_BD = 1 << 13;
 
 /**
  * The debug registers: DR0-DR3 (breakpoint addresses), DR6 (status), DR7 (control). MOV to/from DRn
- * at CPL 0; DR4/DR5 alias DR6/DR7 unless CR4.DE is set. Instruction breakpoints and single-step are
+ * at CPL 0; DR4/DR5 alias DR6/DR7 unless CR4.DE is set; with DR7.GD set, any MOV to or from a debug
+ * register is a #DB fault instead (DR6.BD set, GD cleared). Instruction breakpoints and single-step are
  * raised by the CPU's run loop (see Cpu.step); data breakpoints are not checked yet.
  */
 export class DebugRegisters {
@@ -48,19 +52,32 @@ export class DebugRegisters {
 export function readDebugRegister(cpu: Cpu, n: number): number {
   requirePrivilege0(cpu);
   const dr = cpu.debugRegisters;
-  if (n < 4) return dr.address[n];
   if ((n === 4 || n === 5) && (cpu.cr4 & CR4_DE) !== 0) cpu.raise(EXC_UD);
+  checkGeneralDetect(cpu, dr);
+  if (n < 4) return dr.address[n];
   return n === 4 || n === 6 ? dr.status : dr.control;
 }
 
 export function writeDebugRegister(cpu: Cpu, n: number, value: number): void {
   requirePrivilege0(cpu);
   const dr = cpu.debugRegisters;
+  if ((n === 4 || n === 5) && (cpu.cr4 & CR4_DE) !== 0) cpu.raise(EXC_UD);
+  checkGeneralDetect(cpu, dr);
   if (n < 4) {
     dr.address[n] = value;
     return;
   }
-  if ((n === 4 || n === 5) && (cpu.cr4 & CR4_DE) !== 0) cpu.raise(EXC_UD);
   if (n === 4 || n === 6) dr.status = (value & 0xe00f) | DR6_FIXED;
   else dr.control = (value & ~0xd800) | DR7_FIXED; // bits 11, 12, 14, 15 are reserved as 0
+}
+
+/**
+ * DR7.GD: the access is a #DB fault before it happens. The processor clears GD as it enters the
+ * handler so the handler can use the debug registers, and sets DR6.BD to say why.
+ */
+function checkGeneralDetect(cpu: Cpu, dr: DebugRegisters): void {
+  if ((dr.control & DR7_GD) === 0) return;
+  dr.control &= ~DR7_GD;
+  dr.status |= DR6_BD;
+  cpu.raise(EXC_DB);
 }
