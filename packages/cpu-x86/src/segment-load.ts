@@ -17,27 +17,28 @@ import { CS, EXC_GP, EXC_NP, EXC_SS, SS } from "./registers.js";
 
 /**
  * Protected-mode loads of DS/ES/FS/GS and SS (MOV, POP, LDS...), with every check the SDM lists:
- * null selectors, table limits, descriptor types, privilege (CPL, RPL, DPL) and presence.
+ * null selectors, table limits, descriptor types, privilege (CPL, RPL, DPL) and presence. A failed
+ * check raises `vector` (#GP; a task switch passes #TS), absence #NP (#SS for SS).
  */
-export function loadDataSegmentProtected(cpu: Cpu, segment: number, selector: number): void {
+export function loadDataSegmentProtected(cpu: Cpu, segment: number, selector: number, vector = EXC_GP): void {
   if (segment === SS) {
-    loadStackSegmentProtected(cpu, selector, cpu.cpl);
+    loadStackSegmentProtected(cpu, selector, cpu.cpl, vector);
     return;
   }
   if ((selector & 0xfffc) === 0) {
     loadNullSegment(cpu, segment, selector);
     return;
   }
-  const address = fetchDescriptor(cpu, selector);
+  const address = fetchDescriptor(cpu, selector, vector);
   const attributes = descriptorAttributes(cpu.descriptorHigh);
   const type = attributes & 15;
   // Data, or readable code; anything else (system descriptors, execute-only code) is refused.
   if ((attributes & ATTR_S) === 0 || (type & (TYPE_CODE | TYPE_READABLE)) === TYPE_CODE) {
-    cpu.raise(EXC_GP, selector & 0xfffc);
+    cpu.raise(vector, selector & 0xfffc);
   }
   const dpl = attributeDpl(attributes);
   const conformingCode = (type & (TYPE_CODE | TYPE_CONFORMING)) === (TYPE_CODE | TYPE_CONFORMING);
-  if (!conformingCode && ((selector & 3) > dpl || cpu.cpl > dpl)) cpu.raise(EXC_GP, selector & 0xfffc);
+  if (!conformingCode && ((selector & 3) > dpl || cpu.cpl > dpl)) cpu.raise(vector, selector & 0xfffc);
   if ((attributes & ATTR_P) === 0) cpu.raise(EXC_NP, selector & 0xfffc);
   markAccessed(cpu, address);
   setSegmentCache(cpu, segment, selector);

@@ -2,6 +2,7 @@ import type { Cpu } from "./cpu.js";
 import {
   ATTR_P,
   ATTR_S,
+  attributeDpl,
   descriptorAttributes,
   descriptorBase,
   descriptorLimit,
@@ -12,6 +13,8 @@ import {
   SYS_TSS16_BUSY,
   SYS_TSS32_AVAILABLE,
   SYS_TSS32_BUSY,
+  TYPE_CODE,
+  TYPE_CONFORMING,
 } from "./descriptors.js";
 import { pushRaw } from "./far-transfer.js";
 import {
@@ -132,7 +135,8 @@ export function taskSwitch(
   }
   if (reason !== TASK_IRET) setBusy(cpu, selector, true);
 
-  // Commit point: from here on the new task is current.
+  // Commit point: from here on the new task is current, and a fault is taken in its context: the
+  // faulting "instruction" is the new task's first, so the exception pushes its CS:EIP.
   cpu.trSelector = selector;
   cpu.trBase = newBase;
   cpu.trLimit = newLimit;
@@ -140,6 +144,7 @@ export function taskSwitch(
   cpu.cr0 |= CR0_TS;
   if (tss32 && (cpu.cr0 & CR0_PG) !== 0) cpu.setCr3(state[0]);
   cpu.eip = state[1];
+  cpu.instructionStart = state[1];
   cpu.flags.load(state[2]);
   for (let r = 0; r < 8; r++) {
     if (tss32) cpu.regs[r] = state[3 + r];
@@ -179,14 +184,19 @@ function loadTaskLdt(cpu: Cpu, selector: number): void {
   cpu.ldtLimit = descriptorLimit(cpu.descriptorLow, cpu.descriptorHigh);
 }
 
-/** Loads CS (its RPL is the new CPL), SS and the data segments of the new task; faults are #TS. */
+/**
+ * Loads CS (its RPL is the new CPL), SS and the data segments of the new task. Failed checks are
+ * #TS(selector) (SDM table 7-1); a segment that is not present is #NP, or #SS for SS.
+ */
 function loadTaskSegments(cpu: Cpu, state: Int32Array): void {
   const cs = state[11 + CS];
   const cpl = cs & 3;
   if ((cs & 0xfffc) === 0) cpu.raise(EXC_TS, 0);
   const address = fetchDescriptor(cpu, cs, EXC_TS);
   const attributes = descriptorAttributes(cpu.descriptorHigh);
-  if ((attributes & ATTR_S) === 0 || (attributes & 8) === 0) cpu.raise(EXC_TS, cs & 0xfffc);
+  if ((attributes & ATTR_S) === 0 || (attributes & TYPE_CODE) === 0) cpu.raise(EXC_TS, cs & 0xfffc);
+  const dpl = attributeDpl(attributes);
+  if ((attributes & TYPE_CONFORMING) !== 0 ? dpl > cpl : dpl !== cpl) cpu.raise(EXC_TS, cs & 0xfffc);
   if ((attributes & ATTR_P) === 0) cpu.raise(EXC_NP, cs & 0xfffc);
   checkCodeLimit(cpu, cpu.eip);
   loadCodeSegment(cpu, cs, address, cpl);
@@ -196,6 +206,6 @@ function loadTaskSegments(cpu: Cpu, state: Int32Array): void {
       loadNullSegment(cpu, s, selector);
       continue;
     }
-    loadDataSegmentProtected(cpu, s, selector);
+    loadDataSegmentProtected(cpu, s, selector, EXC_TS);
   }
 }
