@@ -12,6 +12,7 @@ import {
 } from "@tsvmm/device-model";
 import { openHypervisor, type Vcpu, type VirtualClockOptions, type Vm } from "@tsvmm/kvm-api";
 import type { Scheduler } from "@tsvmm/scheduler";
+import { DeadlineScheduler } from "./deadline-scheduler.js";
 import { type DirectKernelBootPlacement, loadDirectKernel } from "./direct-kernel-boot.js";
 import { Machine, type MachineExit, type YieldToHost } from "./machine.js";
 import type { MultibootModule } from "./multiboot.js";
@@ -80,6 +81,7 @@ export interface PcConfig {
   debugCon?: { iobase: number; write(byte: number): void };
   /** QEMU's -no-reboot: a reset request (triple fault, i8042, port 0x92) ends the run instead of resetting. */
   noReboot?: boolean;
+  /** Which vCPU runs next and for how long (default round robin); slices never run past a timer deadline. */
   scheduler?: Scheduler<Vcpu>;
   yieldToHost?: YieldToHost;
 }
@@ -122,11 +124,16 @@ export function buildPc(config: PcConfig): PcMachine {
   if (config.firmware === undefined && config.kernel === undefined) {
     throw new MachineConfigError("nothing to run: give a firmware image or a kernel");
   }
-  const vm = openHypervisor().createVm({ scheduler: config.scheduler, clock: config.clock });
+  const scheduler = new DeadlineScheduler(config.scheduler);
+  const vm = openHypervisor().createVm({ scheduler, clock: config.clock });
   const bootVcpu = vm.createVcpu(0);
   addPcRam(vm, config.memoryBytes);
   if (config.firmware) loadFirmware(vm, config.firmware);
   const machine = new Machine(vm, { noReboot: config.noReboot, yieldToHost: config.yieldToHost });
+  scheduler.bind(
+    () => machine.nextTimerDeadlineNs,
+    (deadline) => vm.instructionsUntil(deadline),
+  );
   const pic = attachPic(machine, bootVcpu);
   const pit = attachPit(machine);
   const speakerPort = attachSpeakerPort(machine, pit);

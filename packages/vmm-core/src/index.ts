@@ -44,6 +44,7 @@ export {
   type SerialBackend,
 } from "./builder.js";
 export { Bus, type BusDevice, BusError, type BusStats } from "./bus.js";
+export { DeadlineScheduler } from "./deadline-scheduler.js";
 export {
   type DirectKernelBootOptions,
   type DirectKernelBootPlacement,

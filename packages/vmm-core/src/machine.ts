@@ -158,6 +158,11 @@ export class Machine {
     this.interruptVcpu = vcpu;
   }
 
+  /** Guest ns of the earliest device timer deadline at the last poll (Infinity: none; -Infinity: poll due). */
+  get nextTimerDeadlineNs(): number {
+    return this.timerDeadline;
+  }
+
   get running(): boolean {
     return this.result === undefined;
   }
