@@ -143,6 +143,47 @@ describe("other interrupt sources", () => {
   });
 });
 
+describe("keyboard and mouse interrupts", () => {
+  it("delivers the i8042's keyboard bytes on IRQ 1 and mouse bytes on IRQ 12 (through the cascade)", async () => {
+    const KEYS = 0x600;
+    const MOUSE = 0x610;
+    const a = new RealModeAssembler().flatDataAndStack();
+    a.setVector(0x21, "irq1")
+      .setVector(0x2c, "irq12")
+      .initPics((1 << 1) | (1 << 2) | (1 << 12));
+    a.outByte(0x64, 0xd4).outByte(0x60, 0xf4); // to the mouse: enable reporting (it answers 0xFA)
+    a.sti().label("wait").hlt();
+    a.cmpByte(KEYS, 3).j("b", "wait").cmpByte(MOUSE, 1).j("b", "wait");
+    a.cli().outByte(EXIT_PORT, 0);
+    // Each handler stores the byte after its count, then counts it: [count, byte, byte, ...].
+    for (const [label, counter, eoiSlave] of [
+      ["irq1", KEYS, false],
+      ["irq12", MOUSE, true],
+    ] as const) {
+      a.label(label).pushAx().bytes(0x53); // push bx
+      a.bytes(0x8b, 0x1e).bytes(counter & 0xff, counter >> 8); // mov bx,[counter]
+      a.bytes(0x81, 0xe3, 0xff, 0x00); // and bx,0xff
+      a.inAl(0x60)
+        .bytes(0x88, 0x87)
+        .bytes((counter + 1) & 0xff, (counter + 1) >> 8); // mov [bx+counter+1],al
+      a.incByte(counter);
+      if (eoiSlave) a.outByte(0xa0, 0x20);
+      a.outByte(0x20, 0x20).bytes(0x5b).popAx().iret(); // pop bx
+    }
+    // The key comes once the guest waits for it: an IRQ already high when the PIC is initialised makes no
+    // edge (the 8259 needs the line to fall and rise again), as on a real PC.
+    const machine = pc(a, { clock: { mode: "host" } });
+    let typed = 0;
+    setTimeout(() => (typed = machine.devices.keyboardController.typeText("a")), 20);
+    expect(await machine.run()).toEqual({ kind: "debug-exit", status: 1 });
+    expect(typed).toBe(1);
+    const memory = machine.vm.memory;
+    const bytes = (at: number, n: number) => Array.from({ length: n }, (_, i) => memory.readU8(at + i));
+    expect(bytes(KEYS, 4)).toEqual([3, 0x1c, 0xf0, 0x1c]); // "a" in scancode set 2: make, break
+    expect(bytes(MOUSE, 2)).toEqual([1, 0xfa]); // the mouse's acknowledgement
+  });
+});
+
 /** Counts boots in RAM at 0x500 (RAM survives a reset) and requests a reset with `resetCode` until the third. */
 function rebootingProgram(resetCode: (a: RealModeAssembler) => void): RealModeAssembler {
   const a = new RealModeAssembler().flatDataAndStack().incByte(0x500).cmpByte(0x500, 3).j("e", "done");
