@@ -33,6 +33,11 @@ guest_name: .asciz "apic"
         .set TIMER_PERIODIC, 1 << 17
         .set TIMER_TSC_DEADLINE, 2 << 17
         .set ICR_SELF, 1 << 18
+        .set ICR_ALL_INCLUDING_SELF, 2 << 18
+        .set ICR_ALL_EXCLUDING_SELF, 3 << 18
+        .set ICR_LOGICAL, 1 << 11
+        .set APIC_LDR, 0xD0
+        .set APIC_DFR, 0xE0
         .set ICR_NMI, 4 << 8
         .set ICR_PENDING, 1 << 12
         .set DIVIDE_BY_1, 0xB
@@ -179,9 +184,28 @@ log_interrupt:
 3:      popad
         ret
 
+# NMI: counts; when the test asks, sends itself another NMI and checks it stays blocked until IRET.
 nmi_handler:
         inc dword ptr [nmi_count]
-        iretd
+        cmp dword ptr [nmi_resend], 0
+        je 2f
+        mov dword ptr [nmi_resend], 0
+        push eax
+        push ecx
+        push ebx
+        mov ebx, [apic_base]
+        mov eax, [ebx + APIC_ID]
+        mov [ebx + APIC_ICR_HIGH], eax
+        mov dword ptr [ebx + APIC_ICR_LOW], ICR_NMI
+        mov ecx, 100000
+1:      pause
+        loop 1b
+        mov eax, [nmi_count]
+        mov [nmi_count_inside], eax
+        pop ebx
+        pop ecx
+        pop eax
+2:      iretd
 
 # Waits (interrupts enabled) until the dword at [EBX] reaches EAX, or TIMEOUT_TSC ticks pass.
 # CF=1 on timeout. Keeps every register.
@@ -268,6 +292,49 @@ TESTCASE self_ipi, "self-ipi"
         mov eax, 1
         call wait_for
         CHECK_EQ "IPI to the own APIC ID delivered", [counts + 0x51 * 4], 1
+        ret
+
+TESTCASE shorthands, "ipi-destinations"
+        NEED_APIC
+        APIC_WRITE APIC_ICR_LOW, (ICR_ALL_INCLUDING_SELF | 0x50)
+        mov ebx, offset counts + 0x50 * 4
+        mov eax, 1
+        call wait_for
+        CHECK_EQ "all including self: delivered here", [counts + 0x50 * 4], 1
+        APIC_WRITE APIC_ICR_LOW, (ICR_ALL_EXCLUDING_SELF | 0x51)
+        mov eax, 1000000
+        call spin
+        CHECK_EQ "all excluding self: not delivered here", [counts + 0x51 * 4], 0
+        # Logical destination, flat model: this APIC answers to bit 0 of its logical ID.
+        APIC_WRITE APIC_DFR, 0xFFFFFFFF
+        APIC_WRITE APIC_LDR, 0x01000000
+        APIC_WRITE APIC_ICR_HIGH, 0x01000000
+        APIC_WRITE APIC_ICR_LOW, (ICR_LOGICAL | 0x52)
+        mov ebx, offset counts + 0x52 * 4
+        mov eax, 1
+        call wait_for
+        CHECK_EQ "logical destination 0x01: delivered", [counts + 0x52 * 4], 1
+        APIC_WRITE APIC_ICR_HIGH, 0x02000000
+        APIC_WRITE APIC_ICR_LOW, (ICR_LOGICAL | 0x58)
+        mov eax, 1000000
+        call spin
+        CHECK_EQ "logical destination 0x02: not this APIC", [counts + 0x58 * 4], 0
+        APIC_WRITE APIC_LDR, 0
+        ret
+
+TESTCASE software_disable, "svr-software-disable-masks-lvts"
+        NEED_APIC
+        APIC_WRITE APIC_SVR, 0xFF       # APIC software-disabled
+        APIC_WRITE APIC_LVT_TIMER, 0x40
+        APIC_READ eax, APIC_LVT_TIMER
+        CHECK_MASKED "LVT timer stays masked while disabled", eax, LVT_MASKED, LVT_MASKED
+        APIC_WRITE APIC_SVR, 0x1FF
+        APIC_READ eax, APIC_LVT_TIMER
+        CHECK_MASKED "still masked after re-enabling", eax, LVT_MASKED, LVT_MASKED
+        APIC_WRITE APIC_LVT_TIMER, 0x40
+        APIC_READ eax, APIC_LVT_TIMER
+        CHECK_MASKED "unmasked by a write once enabled", eax, (LVT_MASKED | 0xFF), 0x40
+        APIC_WRITE APIC_LVT_TIMER, (LVT_MASKED | 0x40)
         ret
 
 TESTCASE ipi_held_while_if_clear, "ipi-held-in-irr-while-if-clear"
@@ -379,6 +446,20 @@ TESTCASE nmi_ipi, "nmi-ipi"
         mov eax, 2
         call wait_for
         CHECK_EQ "a second NMI after the first handler's IRET", [nmi_count], 2
+        ret
+
+TESTCASE nmi_blocking, "nmi-blocked-until-iret"
+        NEED_APIC
+        mov dword ptr [nmi_count], 0
+        mov dword ptr [nmi_resend], 1
+        APIC_READ eax, APIC_ID
+        APIC_WRITE APIC_ICR_HIGH, eax
+        APIC_WRITE APIC_ICR_LOW, ICR_NMI
+        mov ebx, offset nmi_count
+        mov eax, 2
+        call wait_for
+        CHECK_EQ "inside the handler, the second NMI was held", [nmi_count_inside], 1
+        CHECK_EQ "and delivered after the IRET", [nmi_count], 2
         ret
 
 TESTCASE one_shot, "timer-one-shot"
@@ -527,4 +608,6 @@ nested_log_count: .skip 4
 nmi_count:      .skip 4
 log_end:
 no_eoi_vector:  .skip 4
+nmi_resend:     .skip 4
+nmi_count_inside: .skip 4
 nest_vector:    .skip 4

@@ -39,6 +39,7 @@ guest_name: .asciz "paging"
         .set VALUE_B, 0xBBBB0002
         .set VALUE_C, 0xCCCC0003
         .set OPCODE_INT80, 0x80CD        # int 0x80, as a little-endian word
+        .set LOW_MARKER, 0x3F0000        # free RAM below 4 MiB, above the guest image
 
         .text
 
@@ -198,6 +199,43 @@ TESTCASE large_pages, "pse-4mib-pages"
         invlpg [OTHER_VA]
         EXPECT_FAULT "PS with CR4.PSE = 0", NOFAULT, NOERR, "mov ebx, [OTHER_VA]"
         CHECK_EQ "the PDE was used as a page table", ebx, VALUE_B
+        ret
+
+TESTCASE large_page_invlpg, "invlpg-of-a-4mib-page"
+        test dword ptr [cpu_features_edx], 1 << 3
+        jnz 1f
+        SKIP_TEST "CPUID.1:EDX.PSE = 0"
+1:      call paging32_on
+        mov eax, cr4
+        or eax, CR4_PSE
+        mov cr4, eax
+        mov dword ptr [LOW_MARKER], VALUE_C
+        mov dword ptr [pd32 + (OTHER_VA >> 22) * 4], SCRATCH_MEM + PTE_ALL + PTE_PS
+        invlpg [OTHER_VA]
+        mov ebx, [OTHER_VA + 0x100000]
+        CHECK_EQ "4 MiB page at SCRATCH_MEM", ebx, VALUE_A
+        mov dword ptr [pd32 + (OTHER_VA >> 22) * 4], PTE_ALL + PTE_PS
+        invlpg [OTHER_VA + 0x123456]    # any address inside the large page drops all of it
+        mov ebx, [OTHER_VA + LOW_MARKER]
+        CHECK_EQ "after INVLPG elsewhere in the page: the new 4 MiB frame", ebx, VALUE_C
+        ret
+
+TESTCASE implicit_supervisor, "implicit-supervisor-accesses"
+        # The GDT, IDT and TSS sit in a supervisor-only page: ring 3 cannot read them, but the
+        # processor's own accesses for a segment load and an INT from ring 3 are supervisor accesses.
+        call paging32_on
+        mov eax, offset gdt
+        shr eax, 12
+        and dword ptr [pt_identity + eax * 4], ~PTE_US
+        mov eax, offset gdt
+        invlpg [eax]
+        mov eax, cr0
+        or eax, CR0_WP
+        mov cr0, eax
+        IN_RING3 "ring 3 read of the GDT", VEC_PF, (PF_P | PF_U), "mov eax, [gdt]"
+        CHECK_EQ "CR2", [fault_cr2], (offset gdt)
+        IN_RING3 "segment load and INT from ring 3", VEC_SYSCALL, NOERR, "mov ax, UDATA", "mov fs, ax", "mov ax, UCODE", "lar ebx, eax"
+        CHECK_MASKED "LAR from ring 3 read the descriptor", [fault_ebx], 0xFFFFFEFF, 0x00C0FA00
         ret
 
 TESTCASE large_page_reserved, "pse-4mib-reserved-bit"

@@ -376,6 +376,44 @@ TESTCASE bad_code_stack_in_tss, "invalid-cs-and-ss-in-the-new-tss"
         CHECK_EQ "CS naming data: in task B", [x_link], TSS_B
         ret
 
+TESTCASE task_cr3, "task-switch-loads-cr3"
+        # Two address spaces: STACK_VA + 0x1000 is SCRATCH_MEM in A's, SCRATCH_MEM + 0x1000 in B's.
+        test dword ptr [cpu_features_edx], 1 << 3
+        jnz 1f
+        SKIP_TEST "CPUID.1:EDX.PSE = 0"
+1:      call map_guard_page
+        mov edi, offset page_directory_b
+        mov esi, offset page_directory
+        mov ecx, 1024
+        rep movsd
+        mov edi, offset page_table_b
+        mov ecx, 1024
+        xor eax, eax
+        rep stosd
+        mov dword ptr [page_directory_b + (STACK_VA >> 22) * 4], offset page_table_b + 7
+        mov dword ptr [page_table_b + 4], SCRATCH_MEM + 0x1000 + 7
+        mov dword ptr [SCRATCH_MEM], 0x1111
+        mov dword ptr [SCRATCH_MEM + 0x1000], 0x2222
+        call setup_tasks
+        TSS_INIT (offset tss_b), (offset task_b_cr3), (offset stack_b_top)
+        mov dword ptr [tss_b + TSS_CR3], offset page_directory_b
+        mov eax, cr3
+        mov [tss_main + TSS_CR3], eax   # the CPU never writes CR3 to a TSS: A's return needs it there
+        CALL_FAR TSS_B, 0
+        CHECK_EQ "B's CR3 from its TSS", [seen_cr3], (offset page_directory_b)
+        CHECK_EQ "B sees its own mapping", [seen_value], 0x2222
+        mov eax, cr3
+        CHECK_EQ "A's CR3 back after IRET", eax, (offset page_directory)
+        CHECK_EQ "A sees its mapping", [STACK_VA + 0x1000], 0x1111
+        ret
+
+task_b_cr3:
+        mov eax, cr3
+        mov [seen_cr3], eax
+        mov eax, [STACK_VA + 0x1000]
+        mov [seen_value], eax
+        iretd
+
 # --- exceptions through task gates -------------------------------------------------------------
 
 # The exception task: records its error code (if the vector has one: exception_has_error), its
@@ -480,6 +518,45 @@ TESTCASE double_fault, "double-fault-through-task-gate"
         CHECK_MASKED "CR2 in the unmapped page", [x_cr2], 0xFFFFF000, (STACK_VA + 0x0000)
         ret
 
+TESTCASE inner_stack_page_fault, "inner-stack-page-fault-restarts-cleanly"
+        # ESP0 points at an unmapped page: a call gate or an INT from ring 3 page-faults while pushing
+        # onto the inner stack. The #PF (through a task gate, as it cannot use that stack either)
+        # must find the ring 3 state untouched: CS:EIP at the instruction, SS:ESP ring 3's.
+        test dword ptr [cpu_features_edx], 1 << 3
+        jnz 1f
+        SKIP_TEST "CPUID.1:EDX.PSE = 0"
+1:      call map_guard_page
+        mov eax, VEC_PF
+        mov edx, 1
+        call task_gate_for_vector
+        mov dword ptr [tss_main + TSS_ESP0], STACK_VA + 0x1000   # the page below is not mapped
+        GATE S8, (offset 3f), KCODE, (ACC_CALL_GATE32 | ACC_DPL3)
+        ARM_CATCH 1f
+        ENTER_RING3 2f
+2:      CALL_FAR S8 | 3, 0
+3:      ud2
+1:      CHECK_EQ "call gate: the #PF task ran", [x_count], 1
+        CHECK_EQ "call gate: a supervisor write to a not-present page (error code 2)", [x_error], 2
+        CHECK_MASKED "call gate: CR2 below ESP0", [x_cr2], 0xFFFFF000, STACK_VA
+        CHECK_MASKED "call gate: saved CS is ring 3's", [tss_main + TSS_CS], 0xFFFF, UCODE
+        CHECK_MASKED "call gate: saved SS is ring 3's", [tss_main + TSS_SS], 0xFFFF, UDATA
+        CHECK_EQ "call gate: saved ESP is ring 3's", [tss_main + TSS_ESP], (offset ring3_stack_top)
+        CHECK_EQ "call gate: saved EIP is the CALL", [tss_main + TSS_EIP], (offset 2b)
+        mov eax, VEC_PF
+        mov edx, 1
+        call task_gate_for_vector
+        mov dword ptr [tss_main + TSS_ESP0], STACK_VA + 0x1000
+        ARM_CATCH 1f
+        ENTER_RING3 2f
+2:      int VEC_SYSCALL
+1:      CHECK_EQ "INT: the #PF task ran", [x_count], 1
+        CHECK_EQ "INT: a supervisor write to a not-present page (error code 2)", [x_error], 2
+        CHECK_MASKED "INT: saved CS is ring 3's", [tss_main + TSS_CS], 0xFFFF, UCODE
+        CHECK_MASKED "INT: saved SS is ring 3's", [tss_main + TSS_SS], 0xFFFF, UDATA
+        CHECK_EQ "INT: saved ESP is ring 3's", [tss_main + TSS_ESP], (offset ring3_stack_top)
+        CHECK_EQ "INT: saved EIP is the INT", [tss_main + TSS_EIP], (offset 2b)
+        ret
+
 # Paging: 0-8 MiB one to one in 4 MiB pages; STACK_VA's 4 MiB slot has a page table in which
 # only the page at STACK_VA + 0x1000 is present (frame SCRATCH_MEM).
 map_guard_page:
@@ -507,6 +584,8 @@ map_guard_page:
         .p2align 12
 page_directory: .skip 4096
 page_table:     .skip 4096
+page_directory_b: .skip 4096
+page_table_b:   .skip 4096
 stack_b:        .skip 4096
 stack_b_top:
 stack_x:        .skip 4096
@@ -526,6 +605,8 @@ seen_cr0:       .skip 4
 seen_ss:        .skip 4
 seen_esp:       .skip 4
 calls_to_b:     .skip 4
+seen_cr3:       .skip 4
+seen_value:     .skip 4
 b_regs:         .skip 36
 exception_has_error: .skip 4
 x_error:        .skip 4
