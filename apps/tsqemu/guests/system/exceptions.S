@@ -50,6 +50,21 @@ TESTCASE single_step, "db-single-step"
         CHECK_FRAME "#DB pushes no error code", 3
         ret
 
+TESTCASE single_step_mov_ss, "db-single-step-after-mov-ss"
+        # MOV SS holds off the single-step trap for one instruction: it comes after the next one.
+        ARM_CATCH 1f
+        mov ax, ss
+        pushfd
+        or dword ptr [esp], EFL_TF
+        popfd
+        mov ss, ax                      # traps here are held off...
+        mov ebx, 1                      # ...until after this one
+2:      mov ebx, 2
+1:      CHECK_FAULT "single step over MOV SS", VEC_DB, NOERR
+        CHECK_EQ "#DB after the instruction following MOV SS", [fault_eip], (offset 2b)
+        CHECK_EQ "EBX", [fault_ebx], 1
+        ret
+
 TESTCASE icebp, "db-int1-icebp"
         EXPECT_FAULT "INT1 (F1)", VEC_DB, NOERR, "int1", "1: nop"
         CHECK_EQ "INT1 is a trap: EIP after it", [fault_eip], (offset 1b)

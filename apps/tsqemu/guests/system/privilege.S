@@ -93,6 +93,27 @@ TESTCASE gate_kinds, "interrupt-and-trap-gates"
         CHECK_MASKED "handler runs with NT clear", [fault_handler_eflags], EFL_NT, 0
         ret
 
+TESTCASE conforming_handler, "interrupt-gate-to-conforming-code"
+        # A gate to conforming code runs the handler at the caller's CPL, on the caller's stack.
+        DESCRIPTOR S9, 0, 0xFFFFF, ACC_CODE_CONF_XR, FLAGS_PAGES32
+        IDT_GATE 0x42, (offset conforming_isr), S9, (ACC_INT_GATE32 | ACC_DPL3)
+        IN_RING3 "ring 3 INT 0x42 into conforming code", VEC_SYSCALL, NOERR, "int 0x42"
+        CHECK_EQ "handler CS: the conforming segment at CPL 3", [fault_eax], (S9 | 3)
+        CHECK_EQ "handler stack: ring 3's, minus EIP, CS, EFLAGS", [fault_ebx], (offset ring3_stack_top - 12)
+        CHECK_EQ "handler SS: ring 3's", [fault_ecx], UDATA
+        # A gate to less privileged code is refused.
+        IDT_GATE 0x43, 0, UCODE, ACC_INT_GATE32
+        EXPECT_FAULT "INT from ring 0 to a gate for DPL 3 code", VEC_GP, (UCODE & ~3), "int 0x43"
+        ret
+
+conforming_isr:
+        mov ax, cs
+        movzx eax, ax
+        mov ebx, esp
+        mov cx, ss
+        movzx ecx, cx
+        int VEC_SYSCALL
+
 TESTCASE iret_nulls_segments, "iret-to-outer-ring-clears-segments"
         mov ax, KDATA
         mov fs, ax
