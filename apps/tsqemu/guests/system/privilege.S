@@ -169,6 +169,26 @@ TESTCASE privileged_instructions, "privileged-instructions-at-ring3"
         IN_RING3 "INVD", VEC_GP, 0, "invd"
         ret
 
+TESTCASE lmsw_smsw, "lmsw-and-clts"
+        # LMSW writes CR0 bits 0-3 only, and cannot clear PE; CLTS clears TS.
+        mov eax, CR0_PE | CR0_ET | CR0_NE | CR0_WP
+        mov cr0, eax
+        xor eax, eax
+        lmsw ax
+        mov eax, cr0
+        CHECK_MASKED "LMSW 0 leaves PE set", eax, CR0_PE, CR0_PE
+        CHECK_MASKED "LMSW leaves NE and WP", eax, (CR0_NE | CR0_WP), (CR0_NE | CR0_WP)
+        mov ax, 0xFFFE                  # MP, EM, TS; the upper bits of the operand are ignored
+        lmsw ax
+        mov eax, cr0
+        CHECK_MASKED "LMSW sets MP, EM, TS", eax, (CR0_MP | CR0_EM | CR0_TS | CR0_ET | 0xFFC0 | CR0_PE), (CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_PE)
+        smsw ebx
+        CHECK_MASKED "SMSW", ebx, 0xF, (CR0_PE | CR0_MP | CR0_EM | CR0_TS)
+        clts
+        mov eax, cr0
+        CHECK_MASKED "CLTS clears TS only", eax, (CR0_TS | CR0_MP | CR0_EM), (CR0_MP | CR0_EM)
+        ret
+
 TESTCASE unprivileged_instructions, "unprivileged-system-instructions-at-ring3"
         # Without CR4.UMIP these are allowed at any CPL; RDTSC is too while CR4.TSD = 0.
         smsw ebx
