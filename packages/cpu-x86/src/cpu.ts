@@ -37,9 +37,11 @@ import { deliverProtected, SOURCE_EXTERNAL, SOURCE_SOFTWARE } from "./interrupts
 import { MsrFile } from "./msr.js";
 import { EXT_FXSR } from "./opcode-table.js";
 import {
+  CR0_AM,
   CR0_ET,
   CR0_PE,
   CS,
+  EXC_AC,
   EXC_DB,
   EXC_DF,
   EXC_GP,
@@ -89,6 +91,7 @@ const ABORT = { abort: true } as const;
 const SEGMENT_UNUSABLE = 1;
 const SEGMENT_READ_ONLY = 2;
 const SEGMENT_EXPAND_DOWN = 4;
+const SEGMENT_NO_READ = 8;
 
 const TLB_SIZE = 1 << TLB_BITS;
 /** A frozen empty code page: lookups in it miss, and nothing can be stored in it. */
@@ -186,6 +189,11 @@ export class Cpu implements CodeSource {
   /** An NMI waits here until the CPU can take it; NMIs are then blocked until the next IRET. */
   nmiPending = false;
   nmiBlocked = false;
+  /** Debug traps: a data breakpoint matched in this instruction; traps held over by MOV SS. */
+  private dataBreakpointHit = false;
+  private deferredSingleStep = false;
+  private deferredDataBreakpoint = false;
+  private stackSegmentLoaded = false;
   /** The descriptor most recently read by fetchDescriptor (two 32-bit words). */
   descriptorLow = 0;
   descriptorHigh = 0;
@@ -358,6 +366,7 @@ export class Cpu implements CodeSource {
     if (segment === SS) {
       this.stack32 = (this.segAttributes[SS] & 0x4000) !== 0;
       this.interruptShadow = true;
+      this.stackSegmentLoaded = true;
     }
   }
 
@@ -376,9 +385,10 @@ export class Cpu implements CodeSource {
     let checks = 0;
     if ((attributes & 0x80) === 0) checks |= SEGMENT_UNUSABLE;
     else if ((attributes & 0x10) !== 0) {
-      if ((attributes & 8) !== 0)
+      if ((attributes & 8) !== 0) {
         checks |= SEGMENT_READ_ONLY; // code is never writable
-      else {
+        if ((attributes & 2) === 0) checks |= SEGMENT_NO_READ; // execute-only code
+      } else {
         if ((attributes & 2) === 0) checks |= SEGMENT_READ_ONLY;
         if ((attributes & 4) !== 0) checks |= SEGMENT_EXPAND_DOWN;
       }
@@ -585,6 +595,8 @@ export class Cpu implements CodeSource {
     this.instructionStart = this.eip;
     this.replayCursor = 0;
     const flagsBefore = this.flags.bits;
+    this.stackSegmentLoaded = false;
+    this.dataBreakpointHit = false;
     try {
       // Instruction breakpoints (DR7) are faults, taken before the instruction unless RF is set.
       if ((this.debugRegisters.control & 0xff) !== 0 && (flagsBefore & FLAG_RF) === 0) {
@@ -602,10 +614,19 @@ export class Cpu implements CodeSource {
       this.replayedReadCount = 0;
       this.committedWriteCount = this.queuedWriteCount;
       this.flags.bits &= ~FLAG_RF;
-      // Single-step: TF set when the instruction began makes a #DB trap after it (DR6.BS).
-      if ((flagsBefore & FLAG_TF) !== 0 && this.stopReason === STOP_NONE) {
-        this.debugRegisters.status |= 1 << 14;
-        this.deliverEvent(EXC_DB, -1, true);
+      // Single-step (TF set when the instruction began, DR6.BS) and data breakpoints are #DB traps
+      // after the instruction; after MOV SS/POP SS they wait one more instruction, as on hardware.
+      const singleStep = (flagsBefore & FLAG_TF) !== 0 || this.deferredSingleStep;
+      const dataBreakpoint = this.dataBreakpointHit || this.deferredDataBreakpoint;
+      this.deferredSingleStep = this.deferredDataBreakpoint = false;
+      if ((singleStep || dataBreakpoint) && this.stopReason === STOP_NONE) {
+        if (this.stackSegmentLoaded) {
+          this.deferredSingleStep = singleStep;
+          this.deferredDataBreakpoint = dataBreakpoint;
+        } else {
+          if (singleStep) this.debugRegisters.status |= 1 << 14;
+          this.deliverEvent(EXC_DB, -1, true);
+        }
       }
     } catch (e) {
       if (e !== ABORT) throw e;
@@ -824,7 +845,12 @@ export class Cpu implements CodeSource {
   /** The linear address for a write: like linear(), and the segment must be writable. */
   linearForWrite(segment: number, offset: number, size: number): number {
     if (this.segChecks[segment] !== 0) return this.linearChecked(segment, offset, size, true);
-    return this.linear(segment, offset, size);
+    const last = (offset >>> 0) + size - 1;
+    if (last > this.segLimit[segment] >>> 0) {
+      if (this.model.wrapSegmentOffsets) return (this.segBase[segment] + (offset & 0xffff)) | 0;
+      this.raise(segment === SS && !this.model.segmentOverrunIsGp ? EXC_SS : EXC_GP, 0);
+    }
+    return this.checkedAccess((this.segBase[segment] + offset) | 0, size, true);
   }
 
   /**
@@ -838,6 +864,7 @@ export class Cpu implements CodeSource {
     const protectedMode = (this.cr0 & CR0_PE) !== 0;
     if ((checks & SEGMENT_UNUSABLE) !== 0 && protectedMode) this.raise(fault, 0);
     if (write && (checks & SEGMENT_READ_ONLY) !== 0 && protectedMode) this.raise(EXC_GP, 0);
+    if (!write && (checks & SEGMENT_NO_READ) !== 0 && protectedMode) this.raise(EXC_GP, 0);
     const first = offset >>> 0;
     const last = first + size - 1;
     if ((checks & SEGMENT_EXPAND_DOWN) !== 0) {
@@ -847,7 +874,26 @@ export class Cpu implements CodeSource {
     } else if (last > this.segLimit[segment] >>> 0) {
       this.raise(fault, 0);
     }
-    return (this.segBase[segment] + offset) | 0;
+    return this.checkedAccess((this.segBase[segment] + offset) | 0, size, write);
+  }
+
+  /**
+   * Checks that apply to the linear address of a data access: alignment (#AC with CR0.AM, EFLAGS.AC
+   * at CPL 3) for misaligned accesses, and data breakpoints when DR7 arms any. Both are rare, so the
+   * common path is one mask test and one field test.
+   */
+  private checkedAccess(address: number, size: number, write: boolean): number {
+    if ((address & (size - 1)) !== 0 && (this.cr0 & CR0_AM) !== 0 && (this.flags.bits & FLAG_AC) !== 0) {
+      if (this.cplValue === 3) this.raise(EXC_AC, 0);
+    }
+    if (this.debugRegisters.dataArmed) {
+      const hits = this.debugRegisters.matchData(address, size, write);
+      if (hits !== 0) {
+        this.debugRegisters.status |= hits;
+        this.dataBreakpointHit = true;
+      }
+    }
+    return address;
   }
 
   write8(segment: number, offset: number, value: number): void {
@@ -877,7 +923,7 @@ export class Cpu implements CodeSource {
       if (this.model.wrapSegmentOffsets) return (this.segBase[segment] + (offset & 0xffff)) | 0;
       this.raise(segment === SS && !this.model.segmentOverrunIsGp ? EXC_SS : EXC_GP, 0);
     }
-    return (this.segBase[segment] + offset) | 0;
+    return this.checkedAccess((this.segBase[segment] + offset) | 0, size, false);
   }
 
   /** Instruction fetch: byte `index` of the current instruction (CodeSource). */

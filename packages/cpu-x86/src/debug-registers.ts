@@ -26,6 +26,7 @@ export class DebugRegisters {
     this.address.fill(0);
     this.status = DR6_FIXED;
     this.control = DR7_FIXED;
+    this.dataArmedValue = false;
   }
 
   /** Whether any DR0-DR3 is enabled as an instruction breakpoint (R/W = 00) in DR7. */
@@ -35,6 +36,40 @@ export class DebugRegisters {
       if ((control & (3 << (i * 2))) !== 0 && ((control >>> (16 + i * 4)) & 3) === 0) return true;
     }
     return false;
+  }
+
+  /** Whether DR7 arms a data breakpoint (R/W = 01 write, or 11 read/write): accesses must be checked. */
+  get dataArmed(): boolean {
+    return this.dataArmedValue;
+  }
+
+  private dataArmedValue = false;
+
+  /** Recomputes dataArmed after DR7 changes. */
+  updateArmed(): void {
+    let armed = false;
+    for (let i = 0; i < 4; i++) {
+      const type = (this.control >>> (16 + i * 4)) & 3;
+      if ((this.control & (3 << (i * 2))) !== 0 && (type === 1 || type === 3)) armed = true;
+    }
+    this.dataArmedValue = armed;
+  }
+
+  /** DR6 bits B0-B3 for data breakpoints hit by an access of `size` bytes at `linear`. */
+  matchData(linear: number, size: number, write: boolean): number {
+    let hits = 0;
+    const control = this.control;
+    for (let i = 0; i < 4; i++) {
+      if ((control & (3 << (i * 2))) === 0) continue;
+      const type = (control >>> (16 + i * 4)) & 3;
+      if (type === 0 || type === 2 || (type === 1 && !write)) continue;
+      const lengthBits = (control >>> (18 + i * 4)) & 3;
+      const length = lengthBits === 0 ? 1 : lengthBits === 1 ? 2 : lengthBits === 3 ? 4 : 8;
+      const start = (this.address[i] & ~(length - 1)) >>> 0;
+      const first = linear >>> 0;
+      if (first < start + length && start < first + size) hits |= 1 << i;
+    }
+    return hits;
   }
 
   /** DR6 bits B0-B3 for instruction breakpoints that match `linear`. */
@@ -68,7 +103,10 @@ export function writeDebugRegister(cpu: Cpu, n: number, value: number): void {
     return;
   }
   if (n === 4 || n === 6) dr.status = (value & 0xe00f) | DR6_FIXED;
-  else dr.control = (value & ~0xd800) | DR7_FIXED; // bits 11, 12, 14, 15 are reserved as 0
+  else {
+    dr.control = (value & ~0xd800) | DR7_FIXED; // bits 11, 12, 14, 15 are reserved as 0
+    dr.updateArmed();
+  }
 }
 
 /**
