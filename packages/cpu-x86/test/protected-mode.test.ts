@@ -436,3 +436,51 @@ ${TO_RING3("ring3")}`,
     expect(cpu.cpl).toBe(0);
   });
 });
+
+describe.skipIf(assemblerMissing !== undefined)("virtual-8086 mode", () => {
+  const ENTER_V86 = `
+  push 0                       /* GS */
+  push 0                       /* FS */
+  push 0x40                    /* DS */
+  push 0                       /* ES */
+  push 0x500                   /* SS: the v86 stack at 0x5000 + SP */
+  push 0x0ff0                  /* ESP */
+  push 0x23202                 /* EFLAGS: VM, IOPL 3, IF */
+  mov eax, offset v86code
+  shr eax, 4
+  push eax                     /* CS = v86code / 16 */
+  push 0                       /* EIP */
+  iretd`;
+
+  it("enters virtual-8086 mode with IRET, runs real-mode code, and leaves through INT to ring 0", () => {
+    const { cpu, memory } = run(
+      ENTER_V86,
+      `.code16
+.align 16
+v86code:
+  mov ax, 0x400
+  mov ds, ax
+  mov word ptr [0x10], 0xbeef
+  int 0x80
+.code32`,
+    );
+    expect(memory.readU16(0x4010)).toBe(0xbeef);
+    expect(exception(memory).vector).toBe(0x80);
+    expect(cpu.cpl).toBe(0);
+    // The ring-0 frame from virtual-8086 mode: EIP CS EFLAGS ESP SS ES DS FS GS.
+    const frame = cpu.regs[1];
+    expect(frame).toBe(0x7000 - 36);
+    expect(memory.readU32(frame + 8) & 0x20000).toBe(0x20000); // VM in the saved EFLAGS
+    expect(memory.readU32(frame + 16)).toBe(0x500); // SS
+    expect(memory.readU32(frame + 24)).toBe(0x400); // DS as the guest left it
+    expect(cpu.segSelector[3]).toBe(0); // DS is null in the handler
+  });
+
+  it("faults to ring 0 on CLI in virtual-8086 mode when IOPL is below 3", () => {
+    const { memory } = run(
+      ENTER_V86.replace("0x23202", "0x20202") /* IOPL 0 */,
+      ".code16\n.align 16\nv86code:\n  cli\n.code32",
+    );
+    expect(exception(memory)).toEqual({ vector: 13, errorCode: 0 });
+  });
+});
