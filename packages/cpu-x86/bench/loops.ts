@@ -99,8 +99,12 @@ export const LOOPS: Loop[] = [
   },
 ];
 
-/** Assembles `loop` into a 64 KiB ROM mapped at 0xF0000 (and ending at 4 GiB). */
-export function buildLoopRom(loop: Loop): Uint8Array {
+/**
+ * Assembles a 64 KiB ROM (mapped at 0xF0000 and ending at 4 GiB) that enters flat 32-bit protected
+ * mode from the reset vector, runs `code32` (with a stack at 0x90000), and exits through
+ * isa-debug-exit (port 0xf4, value 1, QEMU status 3).
+ */
+export function buildProtectedModeRom(code32: string): Uint8Array {
   const source = `
 .globl _start
 .code16
@@ -122,18 +126,7 @@ pm:
   mov es, ax
   mov ss, ax
   mov esp, 0x90000
-  mov esi, 0x100000
-  mov edi, 0x140000
-  fninit
-  mov dword ptr [esi], 0x40490fdb      /* pi */
-  mov dword ptr [esi + 4], 0x3fb504f3  /* sqrt 2 */
-  mov dword ptr [esi + 8], 0x3f800000  /* 1.0 */
-  mov dword ptr [esi + 12], 12345
-  mov ecx, ${loop.iterations}
-loop_top:
-${loop.body}
-  dec ecx
-  jnz loop_top
+${code32}
   mov al, 1
   out 0xf4, al
   hlt
@@ -153,4 +146,21 @@ gdtr: .word gdt_end - gdt - 1; .long gdt
   const rom = new Uint8Array(0x10000);
   rom.set(image.subarray(0, 0x10000));
   return rom;
+}
+
+/** Assembles `loop` into a ROM: scratch pointers and x87 operands set up, then the counted loop. */
+export function buildLoopRom(loop: Loop): Uint8Array {
+  return buildProtectedModeRom(`
+  mov esi, 0x100000
+  mov edi, 0x140000
+  fninit
+  mov dword ptr [esi], 0x40490fdb      /* pi */
+  mov dword ptr [esi + 4], 0x3fb504f3  /* sqrt 2 */
+  mov dword ptr [esi + 8], 0x3f800000  /* 1.0 */
+  mov dword ptr [esi + 12], 12345
+  mov ecx, ${loop.iterations}
+loop_top:
+${loop.body}
+  dec ecx
+  jnz loop_top`);
 }

@@ -3,7 +3,7 @@
 // holds them all), and with paging on over 16 MiB (4096 pages cycling through the 1024-entry
 // direct-mapped TLB: every data access misses and walks), with 4 KiB or 4 MiB pages. Each is a
 // 64 KiB ROM that builds its own page tables, so QEMU runs the very same image.
-import { assemble } from "../test/assemble.js";
+import { buildProtectedModeRom } from "./loops.js";
 
 export interface PagingLoop {
   name: string;
@@ -123,27 +123,7 @@ ${window}
 
 /** Assembles `loop` into a 64 KiB ROM mapped at 0xF0000 (and ending at 4 GiB). */
 export function buildPagingRom(loop: PagingLoop): Uint8Array {
-  const source = `
-.globl _start
-.code16
-_start:
-  cli
-  xor ax, ax
-  mov ds, ax
-  lgdt cs:[gdtr - _start]
-  mov eax, cr0
-  or eax, 1
-  mov cr0, eax
-  .byte 0x66, 0xea
-  .long pm
-  .word 0x08
-.code32
-pm:
-  mov ax, 0x10
-  mov ds, ax
-  mov es, ax
-  mov ss, ax
-  mov esp, 0x90000
+  return buildProtectedModeRom(`
   cld
 ${loop.paging === "off" ? "" : pagingSetup(loop.paging)}
   mov ebx, ${loop.base}
@@ -156,24 +136,5 @@ loop_top:
   and ebx, ${loop.mask}
   or ebx, ${loop.base}
   dec ecx
-  jnz loop_top
-  mov al, 1
-  out 0xf4, al
-  hlt
-.align 8
-gdt:
-  .quad 0
-  .word 0xffff, 0; .byte 0, 0x9b, 0xcf, 0
-  .word 0xffff, 0; .byte 0, 0x93, 0xcf, 0
-gdt_end:
-gdtr: .word gdt_end - gdt - 1; .long gdt
-.org 0xfff0
-  .byte 0xea
-  .word 0, 0xf000
-.org 0x10000
-`;
-  const image = assemble(source, 0xf0000);
-  const rom = new Uint8Array(0x10000);
-  rom.set(image.subarray(0, 0x10000));
-  return rom;
+  jnz loop_top`);
 }
