@@ -67,16 +67,16 @@ describe("ConsoleRecorder", () => {
 });
 
 describe("longestGaps", () => {
-  it("ranks the silences between consecutive lines", () => {
+  it("ranks the silences before the first line and between consecutive lines", () => {
     const lines = [
-      { ms: 0, text: "a" },
+      { ms: 500, text: "a" },
       { ms: 1000, text: "b" },
       { ms: 6000, text: "c" },
       { ms: 6500, text: "d" },
     ];
     expect(longestGaps(lines, 2)).toEqual([
-      { seconds: 5, before: "b", after: "c" },
-      { seconds: 1, before: "a", after: "b" },
+      { seconds: 5, fromMs: 1000, toMs: 6000, before: "b", after: "c" },
+      { seconds: 0.5, fromMs: 0, toMs: 500, before: "(start)", after: "a" },
     ]);
     expect(longestGaps([], 3)).toEqual([]);
   });

@@ -58,16 +58,26 @@ function stripLineEnd(line: string): string {
   return line.endsWith("\r") ? line.slice(0, -1) : line;
 }
 
-/** The `count` longest gaps between consecutive lines: where the boot spent its time without printing. */
-export function longestGaps(
-  lines: readonly TimedLine[],
-  count: number,
-): Array<{ seconds: number; before: string; after: string }> {
-  const gaps: Array<{ seconds: number; before: string; after: string }> = [];
-  for (let i = 1; i < lines.length; i++) {
+export interface ConsoleGap {
+  seconds: number;
+  /** The host ms of the two lines. */
+  fromMs: number;
+  toMs: number;
+  before: string;
+  after: string;
+}
+
+/** The `count` longest gaps between consecutive lines (and before the first): where the boot printed nothing. */
+export function longestGaps(lines: readonly TimedLine[], count: number): ConsoleGap[] {
+  const gaps: ConsoleGap[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const fromMs = i === 0 ? 0 : lines[i - 1].ms;
+    const before = i === 0 ? "(start)" : lines[i - 1].text;
     gaps.push({
-      seconds: (lines[i].ms - lines[i - 1].ms) / 1000,
-      before: lines[i - 1].text,
+      seconds: (lines[i].ms - fromMs) / 1000,
+      fromMs,
+      toMs: lines[i].ms,
+      before,
       after: lines[i].text,
     });
   }

@@ -1,6 +1,7 @@
+import { PhysicalMemory } from "@tsvmm/ept";
 import { buildPc } from "@tsvmm/vmm-core";
 import { describe, expect, it } from "vitest";
-import { GuestSampler, SampleMode } from "./guest-sampler.js";
+import { GuestSampler, MAX_FRAMES, SampleMode, walkFramePointers } from "./guest-sampler.js";
 
 /** A real-mode ROM: 1000 times `out 0x80, al` in a LOOP, then isa-debug-exit. */
 function postLoopRom(): Uint8Array {
@@ -41,6 +42,10 @@ describe("GuestSampler", () => {
     expect(new Set(result.eip)).toEqual(new Set([3]));
     expect(result.mode.every((mode) => mode === SampleMode.PAGING_OFF)).toBe(true);
     expect(result.busyMs.every((ms) => ms >= 0)).toBe(true);
+    expect(result.atMs).toHaveLength(20);
+    expect(result.atMs.every((ms, i) => ms >= 0 && (i === 0 || ms >= result.atMs[i - 1]))).toBe(true);
+    // No frame walk outside the kernel's mode.
+    expect(result.callers).toEqual(Array.from({ length: 20 }, () => []));
     // The exit of the last OUT ends the run before the sampler sees it.
     expect(result.ioPorts).toEqual({ "0x0080/out": 1000 });
     expect(result.mmioPages).toEqual({});
@@ -50,5 +55,40 @@ describe("GuestSampler", () => {
   it("refuses a sampling interval below one instruction", () => {
     expect(() => new GuestSampler(0)).toThrow(RangeError);
     expect(() => new GuestSampler(1.5)).toThrow(RangeError);
+  });
+});
+
+describe("walkFramePointers", () => {
+  const RAM = 1024 * 1024;
+  const memory = new PhysicalMemory();
+  memory.setUserMemoryRegion({ slot: 0, guestPhysAddr: 0, memorySize: RAM });
+  /** Writes a frame at kernel virtual address `ebp`: the caller's ebp, then the return address. */
+  const frame = (ebp: number, callerEbp: number, returnAddress: number) => {
+    memory.writeU32(ebp - 0xc0000000, callerEbp >>> 0);
+    memory.writeU32(ebp - 0xc0000000 + 4, returnAddress >>> 0);
+  };
+
+  it("collects the return addresses up the stack, innermost first", () => {
+    frame(0xc0001000, 0xc0001040, 0xc1000123);
+    frame(0xc0001040, 0xc0001100, 0xc1000456);
+    frame(0xc0001100, 0, 0xc1000789); // the outermost frame: its saved ebp is 0
+    expect(walkFramePointers(memory, 0xc0001000, RAM)).toEqual([0xc1000123, 0xc1000456, 0xc1000789]);
+  });
+
+  it("stops at a frame that does not move up the stack, or leaves low memory", () => {
+    frame(0xc0002000, 0xc0001ff0, 0xc1000aaa); // a loop back down
+    expect(walkFramePointers(memory, 0xc0002000, RAM)).toEqual([0xc1000aaa]);
+    frame(0xc0003000, 0xc0000000 + RAM, 0xc1000bbb); // past the end of RAM
+    expect(walkFramePointers(memory, 0xc0003000, RAM)).toEqual([0xc1000bbb]);
+    expect(walkFramePointers(memory, 0x00001000, RAM)).toEqual([]); // a user or physical address
+    expect(walkFramePointers(memory, 0xc0001002, RAM)).toEqual([]); // misaligned
+  });
+
+  it("gives at most MAX_FRAMES addresses for a long chain", () => {
+    for (let i = 0; i < MAX_FRAMES + 5; i++)
+      frame(0xc0010000 + i * 16, 0xc0010000 + (i + 1) * 16, 0xc1000000 + i);
+    const chain = walkFramePointers(memory, 0xc0010000, RAM);
+    expect(chain).toHaveLength(MAX_FRAMES);
+    expect(chain[MAX_FRAMES - 1]).toBe(0xc1000000 + MAX_FRAMES - 1);
   });
 });

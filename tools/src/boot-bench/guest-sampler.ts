@@ -1,5 +1,6 @@
 // The profile run's eyes inside tsqemu: a vCPU scheduler that ends a slice every N guest instructions and,
 // between slices, samples where the guest is (EIP, CPL, paging) and which exit the last slice ended with.
+import type { GuestMemory } from "@tsvmm/ept";
 import { ExitReason, IoDirection, type Vcpu } from "@tsvmm/kvm-api";
 import { RoundRobinScheduler, type Scheduler } from "@tsvmm/scheduler";
 
@@ -8,6 +9,34 @@ export const SampleMode = { PAGING_OFF: 0, KERNEL: 1, USER: 2 } as const;
 export type SampleMode = (typeof SampleMode)[keyof typeof SampleMode];
 
 const CR0_PG = 0x8000_0000;
+
+/**
+ * i386 Linux maps low memory at PAGE_OFFSET (CONFIG_PAGE_OFFSET, 0xC0000000 with the default 3G/1G split),
+ * and its kernel stacks live there (no vmap'd stacks on 32-bit), so a frame pointer converts to a guest-
+ * physical address by subtracting it.
+ */
+const PAGE_OFFSET = 0xc000_0000;
+
+/** The most return addresses a frame walk collects per sample. */
+export const MAX_FRAMES = 32;
+
+/**
+ * The return addresses of a frame-pointer chain (Linux built with CONFIG_FRAME_POINTER: [ebp] is the caller's
+ * ebp, [ebp + 4] the return address), innermost first. It stops at a frame outside low memory, one that does
+ * not move up the stack, or after MAX_FRAMES.
+ */
+export function walkFramePointers(memory: GuestMemory, ebp: number, lowMemoryBytes: number): number[] {
+  const returns: number[] = [];
+  while (returns.length < MAX_FRAMES) {
+    const physical = ebp - PAGE_OFFSET;
+    if (physical < 0 || (ebp & 3) !== 0 || physical + 8 > lowMemoryBytes || !memory.isRam(physical, 8)) break;
+    const caller = memory.readU32(physical);
+    returns.push(memory.readU32(physical + 4));
+    if (caller <= ebp) break;
+    ebp = caller;
+  }
+  return returns;
+}
 
 /** Grows by doubling: one sample is a few numbers, and a boot takes tens of thousands. */
 class GrowableArray {
@@ -32,6 +61,10 @@ export interface GuestSamples {
   eip: number[];
   mode: number[];
   busyMs: number[];
+  /** Per sample: host ms since the sampler was created. */
+  atMs: number[];
+  /** Per sample: the kernel's return addresses (frame-pointer walk), innermost first; [] outside the kernel. */
+  callers: number[][];
   /** "port/in" or "port/out" -> exits; string I/O counts one exit per element the CPU stops for. */
   ioPorts: Record<string, number>;
   /** MMIO exits by 4 KiB page ("0xfee00000"). */
@@ -50,6 +83,10 @@ export class GuestSampler implements Scheduler<Vcpu> {
   private readonly eip = new GrowableArray();
   private readonly mode = new GrowableArray();
   private readonly busyMs = new GrowableArray();
+  private readonly atMs = new GrowableArray();
+  private readonly callers: number[][] = [];
+  private frameWalk: { memory: GuestMemory; lowMemoryBytes: number } | undefined;
+  private readonly origin = performance.now();
   private readonly ioPorts = new Map<number, number>();
   private readonly mmioPages = new Map<number, number>();
   private nextSampleAt: number;
@@ -63,6 +100,11 @@ export class GuestSampler implements Scheduler<Vcpu> {
     if (!Number.isInteger(sampleEvery) || sampleEvery < 1)
       throw new RangeError("sampleEvery must be positive");
     this.nextSampleAt = sampleEvery;
+  }
+
+  /** Also walk the kernel's frame pointers at each kernel-mode sample (guest RAM from 0 up to `lowMemoryBytes`). */
+  enableFrameWalk(memory: GuestMemory, lowMemoryBytes: number): void {
+    this.frameWalk = { memory, lowMemoryBytes };
   }
 
   add(vcpu: Vcpu): void {
@@ -111,6 +153,8 @@ export class GuestSampler implements Scheduler<Vcpu> {
       eip: this.eip.toArray(),
       mode: this.mode.toArray(),
       busyMs: this.busyMs.toArray(),
+      atMs: this.atMs.toArray(),
+      callers: this.callers,
       ioPorts: keyed(
         this.ioPorts,
         (k) => `0x${(k >>> 1).toString(16).padStart(4, "0")}/${k & 1 ? "out" : "in"}`,
@@ -139,8 +183,16 @@ export class GuestSampler implements Scheduler<Vcpu> {
         : (sregs.cs.selector & 3) === 3
           ? SampleMode.USER
           : SampleMode.KERNEL;
-    this.eip.push(vcpu.getRegs().rip);
+    const regs = vcpu.getRegs();
+    this.eip.push(regs.rip);
     this.mode.push(mode);
+    this.atMs.push(now - this.origin);
+    const walk = this.frameWalk;
+    this.callers.push(
+      walk !== undefined && mode === SampleMode.KERNEL
+        ? walkFramePointers(walk.memory, regs.rbp, walk.lowMemoryBytes)
+        : [],
+    );
     this.busyMs.push(now - this.lastSampleMs - (this.idleMs - this.idleAtLastSample));
     this.lastSampleMs = now;
     this.idleAtLastSample = this.idleMs;

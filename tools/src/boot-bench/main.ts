@@ -144,6 +144,8 @@ async function runComparison(
 ): Promise<number> {
   const outDir = outputDirectory(options);
   const loadAtStart = loadAverage();
+  // What tsqemu is, as the run starts (other work may commit to the tree meanwhile).
+  const tsqemuAtStart = tsqemuVersion();
   const rows: BootResultRow[] = [];
   const commandLines: string[] = [];
   const qemuVersion = parseQemuVersion(commandOutput(QEMU, ["--version"]) ?? "") ?? "not installed";
@@ -190,7 +192,7 @@ async function runComparison(
         `${kernel.name} ${kernel.version} (${kernel.arch}) with ${busybox.name} ${busybox.version}, ` +
         `\`${guest.cmdline}\`, ${options.memoryMiB} MiB`,
       versions: [
-        `tsqemu ${tsqemuVersion()}`,
+        `tsqemu ${tsqemuAtStart}`,
         `QEMU ${qemuVersion}`,
         `v86 ${v86Version()} (npm, its v86.wasm) with Debian's SeaBIOS ${debianPackageVersion("seabios") ?? "(not installed)"} (bios.bin, ${vgaBios().split("/").pop()})`,
       ],
@@ -324,7 +326,11 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const guest = await ensureLinuxGuest({ arch: "i386", variant: "shell", log });
+  const built = await ensureLinuxGuest({ arch: "i386", variant: "shell", log });
+  const guest =
+    options.cmdlineExtra === undefined
+      ? built
+      : { ...built, cmdline: `${built.cmdline} ${options.cmdlineExtra}` };
   return options.profile ? runProfile(options, guest) : runComparison(options, guest, argv);
 }
 

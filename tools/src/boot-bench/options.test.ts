@@ -7,6 +7,7 @@ describe("parseBenchOptions", () => {
       emulators: ["tsqemu", "qemu", "v86"],
       timeoutSeconds: 1800,
       memoryMiB: 256,
+      cmdlineExtra: undefined,
       tsqemu: "source",
       appendTo: undefined,
       profile: false,
@@ -30,7 +31,11 @@ describe("parseBenchOptions", () => {
       "BENCHMARKS.md",
       "--out",
       "/tmp/x",
+      "--cmdline-extra",
+      " cryptomgr.notests io_delay=none ",
     ]);
+    expect(options.cmdlineExtra).toBe("cryptomgr.notests io_delay=none");
+    expect(parseBenchOptions(["--cmdline-extra", "  "]).cmdlineExtra).toBeUndefined();
     expect(options.emulators).toEqual(["v86", "qemu"]);
     expect(options.timeoutSeconds).toBe(90.5);
     expect(options.memoryMiB).toBe(128);

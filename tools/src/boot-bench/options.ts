@@ -14,6 +14,8 @@ export interface BenchOptions {
   timeoutSeconds: number;
   /** Guest RAM in MiB, for every emulator. */
   memoryMiB: number;
+  /** Words added to the guest's kernel command line, for every emulator (experiments: what a parameter saves). */
+  cmdlineExtra: string | undefined;
   tsqemu: TsqemuBuild;
   /** Append the markdown section to this file (BENCHMARKS.md). */
   appendTo: string | undefined;
@@ -26,7 +28,7 @@ export interface BenchOptions {
   help: boolean;
 }
 
-export const USAGE = `usage: pnpm bench:boot [--only tsqemu,qemu,v86] [--timeout SECONDS] [--memory MIB]
+export const USAGE = `usage: pnpm bench:boot [--only tsqemu,qemu,v86] [--timeout SECONDS] [--memory MIB] [--cmdline-extra WORDS]
                        [--tsqemu source|dist] [--append-to BENCHMARKS.md] [--out DIR]
        pnpm bench:boot --profile [--sample-every INSTRUCTIONS] [--timeout SECONDS] [--out DIR]
 
@@ -37,6 +39,7 @@ seconds from each emulator's process start to the boot marker, with the ratios, 
   --only LIST        emulators to run (default: tsqemu,qemu,v86)
   --timeout S        seconds per emulator before it counts as a timeout (default: 1800)
   --memory MIB       guest RAM (default: 256)
+  --cmdline-extra W  added to the guest's kernel command line (e.g. cryptomgr.notests)
   --tsqemu KIND      source: apps/tsqemu/src/main.node.ts through tsx (default);
                      dist: the built apps/tsqemu/dist/main.node.js and the packages' dist
   --append-to FILE   also append the section to FILE
@@ -62,6 +65,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       only: { type: "string" },
       timeout: { type: "string" },
       memory: { type: "string" },
+      "cmdline-extra": { type: "string" },
       tsqemu: { type: "string" },
       "append-to": { type: "string" },
       out: { type: "string" },
@@ -85,6 +89,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     emulators,
     timeoutSeconds: positiveNumber(values.timeout, 1800, "--timeout", false),
     memoryMiB: positiveNumber(values.memory, 256, "--memory", true),
+    cmdlineExtra: values["cmdline-extra"]?.trim() || undefined,
     tsqemu,
     appendTo: values["append-to"],
     profile: values.profile ?? false,

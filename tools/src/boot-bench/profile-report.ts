@@ -10,6 +10,10 @@ export interface SampleData {
   eip: readonly number[];
   mode: readonly number[];
   busyMs: readonly number[];
+  /** Host ms of each sample since the run started (for the console phases). */
+  atMs?: readonly number[];
+  /** Kernel return addresses per sample, innermost first. */
+  callers?: readonly (readonly number[])[];
 }
 
 export interface GuestCodeRow {
@@ -55,6 +59,78 @@ export function attributeSamples(data: SampleData, symbols: SymbolTable): GuestC
       busyFraction: totalBusy > 0 ? row.busyMs / totalBusy : 0,
     }))
     .sort((a, b) => b.samples - a.samples);
+}
+
+/** The functions on a sample's kernel call chain, innermost first: the sampled one, then its callers. */
+export function sampleChain(data: SampleData, index: number, symbols: SymbolTable): string[] {
+  const chain = [sampleLabel(data.eip[index], data.mode[index], symbols)];
+  // A return address points after its call: look up the byte before it, inside the calling function.
+  for (const address of data.callers?.[index] ?? [])
+    chain.push(symbols.lookup(address - 1)?.name ?? UNKNOWN_LABEL);
+  return chain;
+}
+
+/** The kernel functions that start work, for "who asked for it": the one each of these called is named. */
+const WORK_ROOTS: ReadonlyArray<readonly [string, string]> = [
+  ["do_one_initcall", "initcall"],
+  ["process_one_work", "work item"],
+  ["kthread", "kernel thread"],
+  ["start_kernel", "start_kernel"],
+];
+
+/**
+ * What a sample was done for: the initcall, work item or kernel thread function on its chain (the frame
+ * called by do_one_initcall, process_one_work or kthread), else its outermost known function.
+ */
+export function sampleEntry(chain: readonly string[]): string {
+  for (const [root, kind] of WORK_ROOTS) {
+    const at = chain.indexOf(root);
+    if (at > 0) return `${kind} ${chain[at - 1]}`;
+  }
+  const known = chain.filter((name) => name !== UNKNOWN_LABEL);
+  return known.length > 0 ? known[known.length - 1] : chain[0];
+}
+
+export interface CountRow {
+  name: string;
+  samples: number;
+  fraction: number;
+}
+
+function rank(counts: Map<string, number>, total: number, top: number): CountRow[] {
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([name, samples]) => ({ name, samples, fraction: total > 0 ? samples / total : 0 }));
+}
+
+/** Samples per function anywhere on the chain (each function counted once per sample), most first. */
+export function inclusiveSamples(data: SampleData, symbols: SymbolTable, top: number): CountRow[] {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < data.eip.length; i++) {
+    for (const name of new Set(sampleChain(data, i, symbols))) counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  return rank(counts, data.eip.length, top);
+}
+
+/** Samples per sampleEntry() within [fromMs, toMs) (all samples by default), most first. */
+export function entrySamples(
+  data: SampleData,
+  symbols: SymbolTable,
+  top: number,
+  fromMs = Number.NEGATIVE_INFINITY,
+  toMs = Number.POSITIVE_INFINITY,
+): { rows: CountRow[]; total: number } {
+  const counts = new Map<string, number>();
+  let total = 0;
+  for (let i = 0; i < data.eip.length; i++) {
+    const at = data.atMs?.[i] ?? 0;
+    if (at < fromMs || at >= toMs) continue;
+    const entry = sampleEntry(sampleChain(data, i, symbols));
+    counts.set(entry, (counts.get(entry) ?? 0) + 1);
+    total++;
+  }
+  return { rows: rank(counts, total, top), total };
 }
 
 /** What sits at a PC I/O port, for the port table. */
@@ -174,10 +250,37 @@ export function formatProfileSummary(
       out.push(`| ${fn.name} | ${(fn.ms / 1000).toFixed(1)} s | ${percent(fn.fraction)} |`);
     out.push("", `By code: ${host.groups.map((g) => `${g.name} ${percent(g.fraction)}`).join(", ")}.`);
   }
-  out.push("", "**Longest silences on the console** (host seconds between two lines):", "");
-  for (const gap of longestGaps(input.lines, 8)) {
+  if (input.samples.callers?.some((chain) => chain.length > 0)) {
     out.push(
-      `- ${gap.seconds.toFixed(1)} s before \`${gap.after.slice(0, 100)}\` (after \`${gap.before.slice(0, 80)}\`)`,
+      "",
+      "**Call chains** (the kernel's frame pointers walked at each sample): functions by the samples that have " +
+        "them anywhere on the stack, and what each sample was done for (the initcall, work item or kernel thread " +
+        "function on its chain):",
+      "",
+      "| on the stack | samples | share |",
+      "| --- | ---: | ---: |",
+    );
+    for (const row of inclusiveSamples(input.samples, symbols, 20)) {
+      out.push(`| ${row.name} | ${row.samples} | ${percent(row.fraction)} |`);
+    }
+    out.push("", "| done for | samples | share |", "| --- | ---: | ---: |");
+    for (const row of entrySamples(input.samples, symbols, 15).rows) {
+      out.push(`| ${row.name} | ${row.samples} | ${percent(row.fraction)} |`);
+    }
+  }
+  out.push(
+    "",
+    "**Longest silences on the console** (host seconds between two lines, and what ran meanwhile):",
+    "",
+  );
+  for (const gap of longestGaps(input.lines, 8)) {
+    const during = input.samples.atMs
+      ? entrySamples(input.samples, symbols, 3, gap.fromMs, gap.toMs)
+      : { rows: [], total: 0 };
+    const what = during.rows.map((row) => `${row.name} ${percent(row.fraction)}`).join(", ");
+    out.push(
+      `- ${gap.seconds.toFixed(1)} s before \`${gap.after.slice(0, 90)}\` (after \`${gap.before.slice(0, 70)}\`)` +
+        (what ? `: ${what}` : ""),
     );
   }
   return `${out.join("\n")}\n`;

@@ -45,8 +45,9 @@ async function main(): Promise<void> {
   const recorder = new ConsoleRecorder(values.marker);
   const started = performance.now();
   let pending = "";
+  const memoryBytes = Number(values.memory) * 1024 * 1024;
   const pc = buildPc({
-    memoryBytes: Number(values.memory) * 1024 * 1024,
+    memoryBytes,
     kernel: { image, initrd, cmdline: values.append },
     serial: {
       transmit: (byte) => {
@@ -58,6 +59,8 @@ async function main(): Promise<void> {
     },
     scheduler: sampler,
   });
+  // Low memory, which the kernel maps at PAGE_OFFSET, ends at 896 MiB on i386 with the 3G/1G split.
+  sampler.enableFrameWalk(pc.vm.memory, Math.min(memoryBytes, 896 * 1024 * 1024));
   // The marker line ends with a newline; a marker without one is caught when the timeout flushes.
   const timeout = setTimeout(
     () => pc.machine.requestExit({ kind: "stopped" }),
