@@ -144,6 +144,7 @@ async function runComparison(
 ): Promise<number> {
   const outDir = outputDirectory(options);
   const loadAtStart = loadAverage();
+  const startedAt = new Date().toISOString();
   // What tsqemu is, as the run starts (other work may commit to the tree meanwhile).
   const tsqemuAtStart = tsqemuVersion();
   const rows: BootResultRow[] = [];
@@ -182,7 +183,8 @@ async function runComparison(
   const kernel = guest.packages.kernel;
   const section = formatRunSection(
     {
-      date: new Date().toISOString().slice(0, 10),
+      date: startedAt.slice(0, 10),
+      time: `${startedAt.slice(11, 16)} UTC`,
       machine:
         `${machine.cpuModel} (as reported by /proc/cpuinfo), ${machine.cores} cores, ${machine.memoryGiB} GiB; ` +
         `Node ${machine.node}; 1-minute load average ${loadAtStart.toFixed(1)} at the start and ` +

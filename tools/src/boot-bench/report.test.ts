@@ -66,6 +66,7 @@ describe("BENCHMARKS.md sections", () => {
   const section = formatRunSection(
     {
       date: "2026-11-21",
+      time: "08:57 UTC",
       machine: "AMD EPYC, 2 cores",
       command: "pnpm bench:boot",
       guest: "linux-image-6.1.0-50-686",
@@ -77,7 +78,8 @@ describe("BENCHMARKS.md sections", () => {
   );
 
   it("holds the date, machine, command, versions, table and command lines", () => {
-    expect(section.startsWith("### Run of 2026-11-21\n")).toBe(true);
+    expect(section.startsWith("### Run of 2026-11-21, 08:57 UTC\n")).toBe(true);
+    expect(section).toContain("- **Date:** 2026-11-21, 08:57 UTC\n");
     expect(section).toContain("- **Machine:** AMD EPYC, 2 cores\n");
     expect(section).toContain("- **Command:** `pnpm bench:boot`\n");
     expect(section).toContain("- **Versions:** tsqemu 0.1.0; QEMU 7.2.22\n");

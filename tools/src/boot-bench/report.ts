@@ -76,6 +76,8 @@ export function formatResultsTable(rows: readonly BootResultRow[]): string {
 
 export interface SectionContext {
   date: string;
+  /** The run's start, "HH:MM UTC", which tells runs of one day apart. */
+  time: string;
   machine: string;
   command: string;
   guest: string;
@@ -90,9 +92,9 @@ export const SECTION_HEADING = "## Linux boot";
 /** One run's block for BENCHMARKS.md's "Linux boot" section. */
 export function formatRunSection(context: SectionContext, rows: readonly BootResultRow[]): string {
   const parts = [
-    `### Run of ${context.date}`,
+    `### Run of ${context.date}, ${context.time}`,
     "",
-    `- **Date:** ${context.date}`,
+    `- **Date:** ${context.date}, ${context.time}`,
     `- **Machine:** ${context.machine}`,
     `- **Command:** \`${context.command}\``,
     `- **Guest:** ${context.guest}`,
