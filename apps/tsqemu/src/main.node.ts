@@ -100,7 +100,9 @@ function exitStatus(exit: MachineExit): number {
     case "error":
       process.stderr.write(`tsqemu: ${exit.message}\n`);
       return 1;
-    default:
+    case "poweroff": // the guest powered off (ACPI S5), as QEMU exits
+    case "shutdown": // a reset with -no-reboot
+    case "stopped": // Ctrl-A x, a signal
       return 0;
   }
 }

@@ -22,7 +22,7 @@ function machineWith(program: RealModeAssembler) {
 }
 
 describe("attachAcpiPm", () => {
-  it("maps the PM block at 0x600 and ends the run with shutdown when the guest writes SLP_EN with S5", async () => {
+  it("maps the PM block at 0x600 and ends the run with poweroff when the guest writes SLP_EN with S5", async () => {
     const program = new RealModeAssembler()
       .mov("dx", 0x600 + AcpiPmOffset.Pm1Control)
       .mov("ax", Pm1Control.SleepEnable) // SLP_TYP 0: S5
@@ -33,7 +33,7 @@ describe("attachAcpiPm", () => {
     const control = new Uint8Array(2);
     machine.pio.read(0x600 + AcpiPmOffset.Pm1Control, control);
     expect([...control]).toEqual([1, 0]); // SCI_EN
-    expect(await machine.run()).toEqual({ kind: "shutdown" });
+    expect(await machine.run()).toEqual({ kind: "poweroff" });
     expect(pm.getState().pm1Control).toBe(0);
   });
 

@@ -1,6 +1,8 @@
 import {
+  type AcpiPm,
   DebugCon,
   type I8042,
+  type IoApic,
   IsaDebugExit,
   type Mc146818Rtc,
   type PcSpeakerPort,
@@ -12,8 +14,16 @@ import {
 } from "@tsvmm/device-model";
 import { openHypervisor, type Vcpu, type VirtualClockOptions, type Vm } from "@tsvmm/kvm-api";
 import type { Scheduler } from "@tsvmm/scheduler";
+import { attachAcpiPm } from "./acpi-platform.js";
+import { addFirmwareTables, type FirmwareTablesPlacement } from "./boot-firmware.js";
 import { DeadlineScheduler } from "./deadline-scheduler.js";
 import { type DirectKernelBootPlacement, loadDirectKernel } from "./direct-kernel-boot.js";
+import {
+  type PcFirmwareDescription,
+  type PcIsaDevice,
+  pcFirmwareDescription,
+} from "./firmware-description.js";
+import { attachIoApic } from "./ioapic-platform.js";
 import { Machine, type MachineExit, type YieldToHost } from "./machine.js";
 import type { MultibootModule } from "./multiboot.js";
 import { PC_LAYOUT } from "./pc-layout.js";
@@ -27,6 +37,7 @@ import {
   attachSpeakerPort,
   PC_IRQ,
 } from "./pc-platform.js";
+import { attachPciBus, type PcPci, programPciInterruptRouting } from "./pci-platform.js";
 
 export class MachineConfigError extends Error {
   constructor(message: string) {
@@ -42,8 +53,8 @@ export interface SerialBackend {
 }
 
 /**
- * QEMU's machine types: "pc", the full PC (PCI, ACPI and the IOAPIC will come with it), and "isapc", the
- * ISA-only PC. Until those devices land both have the same ISA devices.
+ * QEMU's machine types: "pc", the full PC (the ISA devices plus the I/O APIC, the i440FX/PIIX3 PCI bus and the ACPI
+ * PM block), and "isapc", the ISA-only PC (the 8259s are its only interrupt controller; no PCI, no ACPI).
  */
 export type PcMachineType = "pc" | "isapc";
 
@@ -97,6 +108,12 @@ export interface PcDevices {
   readonly a20: A20Gate;
   /** COM1, when the config has a serial backend. */
   readonly serial: Serial16550 | undefined;
+  /** The I/O APIC at 0xFEC00000 (pc only). */
+  readonly ioApic: IoApic | undefined;
+  /** PCI bus 0 with the i440FX and the PIIX3 (pc only). */
+  readonly pci: PcPci | undefined;
+  /** The ACPI PM block at 0x600, SCI on IRQ 9 (pc only). */
+  readonly acpiPm: AcpiPm | undefined;
 }
 
 /** A built PC: the machine plus the host-facing handles a front end needs. */
@@ -107,6 +124,10 @@ export interface PcMachine {
   readonly devices: PcDevices;
   /** Where direct kernel boot put the kernel, when there is one. */
   readonly kernel: DirectKernelBootPlacement | undefined;
+  /** With direct kernel boot, what the firmware tables describe and where they went (the VMM writes them). */
+  readonly firmwareTables:
+    | { description: PcFirmwareDescription; placement: FirmwareTablesPlacement }
+    | undefined;
   /** Queues host bytes for COM1; they enter the UART as fast as its receiver accepts them. */
   sendSerialInput(bytes: Uint8Array): void;
   run(): Promise<MachineExit>;
@@ -114,7 +135,8 @@ export interface PcMachine {
 
 /**
  * The recipe for a PC, one step per line: a VM with its boot vCPU, RAM laid out like a PC's, the firmware ROM,
- * the motherboard devices on their ISA ports and IRQs, the serial port and QEMU's debug devices, and the kernel.
+ * the motherboard devices on their ISA ports and IRQs, on the pc machine the I/O APIC, PCI and the ACPI PM block,
+ * the serial port and QEMU's debug devices, and the kernel with what firmware would have left for it.
  */
 export function buildPc(config: PcConfig): PcMachine {
   const machineType = config.machineType ?? "pc";
@@ -134,29 +156,94 @@ export function buildPc(config: PcConfig): PcMachine {
     () => machine.nextTimerDeadlineNs,
     (deadline) => vm.instructionsUntil(deadline),
   );
+  const pc = machineType === "pc";
   const pic = attachPic(machine, bootVcpu);
+  const ioApic = pc ? attachIoApic(machine) : undefined;
   const pit = attachPit(machine);
   const speakerPort = attachSpeakerPort(machine, pit);
   const rtc = attachRtc(machine, config.memoryBytes, config.rtcStartTime ?? new Date());
   const a20 = new A20Gate(vm);
   const keyboardController = attachKeyboardController(machine, a20);
   const port92 = attachPort92(machine, a20);
+  const pci = pc ? attachPciBus(machine) : undefined;
+  const acpiPm = pc ? attachAcpiPm(machine) : undefined;
   const com1 = config.serial ? attachSerialPort(machine, config.serial) : undefined;
   if (config.debugExit) attachDebugExit(machine, config.debugExit.iobase, config.debugExit.iosize);
   if (config.debugCon) attachDebugCon(machine, config.debugCon.iobase, config.debugCon.write);
   attachPostCodePort(machine);
+  const firmwareTables = config.kernel
+    ? addBootFirmwareState(
+        machine,
+        pcFirmwareDescription({
+          machineType,
+          ramBytes: config.memoryBytes,
+          cpus: vm.listVcpus().length,
+          ioApic: ioApic !== undefined,
+          pci: pci !== undefined,
+          isaDevices: pcIsaDevices(com1 !== undefined),
+        }),
+        pic,
+        pci,
+      )
+    : undefined;
   const kernel = config.kernel
-    ? addDirectKernelBoot(machine, bootVcpu, config.kernel, config.memoryBytes, config.firmware?.length ?? 0)
+    ? addDirectKernelBoot(
+        machine,
+        bootVcpu,
+        config.kernel,
+        config.memoryBytes,
+        config.firmware?.length ?? 0,
+        () => firmwareTables?.placement.acpi?.rsdpAddress,
+      )
     : undefined;
   return {
     machineType,
     machine,
     vm,
-    devices: { pic, pit, speakerPort, rtc, keyboardController, port92, a20, serial: com1?.uart },
+    devices: {
+      pic,
+      pit,
+      speakerPort,
+      rtc,
+      keyboardController,
+      port92,
+      a20,
+      serial: com1?.uart,
+      ioApic,
+      pci,
+      acpiPm,
+    },
     kernel,
+    firmwareTables,
     sendSerialInput: (bytes) => com1?.sendInput(bytes),
     run: () => machine.run(),
   };
+}
+
+/** The legacy devices buildPc attaches, as the firmware tables name them (COM1 only with a serial backend). */
+function pcIsaDevices(com1: boolean): PcIsaDevice[] {
+  const devices: PcIsaDevice[] = ["pic", "pit", "rtc", "keyboard", "mouse", "speaker"];
+  if (com1) devices.push("com1");
+  return devices;
+}
+
+/**
+ * What firmware leaves for an OS, when the VMM boots a kernel without it: the PCI interrupt routing SeaBIOS programs
+ * (PIRQ routes, ELCR, interrupt line registers) and the MP and ACPI tables for `description`, now and after every
+ * reset (after the devices' own resets, before the kernel is loaded again).
+ */
+export function addBootFirmwareState(
+  machine: Machine,
+  description: PcFirmwareDescription,
+  pic: Pic8259Pair,
+  pci: PcPci | undefined,
+): { description: PcFirmwareDescription; placement: FirmwareTablesPlacement } {
+  const routes = description.pci?.pirqIrqs;
+  if (pci !== undefined && routes !== undefined) {
+    programPciInterruptRouting(pci, pic, routes);
+    machine.addResetHandler(() => programPciInterruptRouting(pci, pic, routes));
+  }
+  return { description, placement: addFirmwareTables(machine, description) };
 }
 
 /** RAM as on a PC: conventional memory below 640 KiB, the ROM area, then extended memory from 1 MiB. */
@@ -275,7 +362,8 @@ export function attachPostCodePort(machine: Machine): PostCodePort {
 
 /**
  * Direct kernel boot (QEMU's -kernel/-initrd/-append): the kernel is loaded now and again after every machine
- * reset (after the devices' resets), so a guest that reboots boots the same kernel again.
+ * reset (after the devices' resets), so a guest that reboots boots the same kernel again. `acpiRsdpAddress` names
+ * the RSDP for a Linux kernel's zero page (asked at every load).
  */
 export function addDirectKernelBoot(
   machine: Machine,
@@ -283,6 +371,7 @@ export function addDirectKernelBoot(
   kernel: PcKernelConfig,
   ramSize: number,
   firmwareSize: number,
+  acpiRsdpAddress: () => number | undefined = () => undefined,
 ): DirectKernelBootPlacement {
   const load = () =>
     loadDirectKernel(machine.vm, vcpu, {
@@ -292,6 +381,7 @@ export function addDirectKernelBoot(
       cmdline: kernel.cmdline,
       ramSize,
       firmwareSize,
+      acpiRsdpAddress: acpiRsdpAddress(),
     });
   const placement = load();
   machine.addResetHandler(load);

@@ -59,6 +59,16 @@ export class Bus {
     return true;
   }
 
+  /** The ranges devices claim, in address order (for diagnostics and tests, like QEMU's `info mtree`). */
+  entries(): Array<{ base: number; length: number; name: string }> {
+    return this.ranges.map(({ base, length, name }) => ({ base, length, name }));
+  }
+
+  /** Whether no device claims any address of [base, base + length). */
+  isFree(base: number, length: number): boolean {
+    return !this.anyDeviceIn(base, length);
+  }
+
   /** The name of the device at `address`, or undefined. */
   deviceAt(address: number): string | undefined {
     return this.find(address)?.name;

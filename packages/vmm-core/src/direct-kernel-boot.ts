@@ -17,6 +17,8 @@ export interface DirectKernelBootOptions {
   firmwareSize?: number;
   /** Linux only: the 32-bit (default) or 16-bit boot protocol. */
   entry?: "protected" | "real";
+  /** Linux only: the ACPI RSDP's address for the zero page's acpi_rsdp_addr. */
+  acpiRsdpAddress?: number;
 }
 
 export type DirectKernelBootPlacement =
@@ -63,6 +65,7 @@ export function loadDirectKernel(
           ramSize,
           firmwareSize,
           entry: options.entry,
+          acpiRsdpAddress: options.acpiRsdpAddress,
         }),
       };
     case "multiboot":

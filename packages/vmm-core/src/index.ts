@@ -17,6 +17,7 @@ export {
   enterFlatProtectedMode,
   enterRealMode,
 } from "./boot-cpu-state.js";
+export { addFirmwareTables, type FirmwareTablesPlacement } from "./boot-firmware.js";
 export { BootImageError } from "./boot-image-error.js";
 export {
   E820_RAM,
@@ -27,6 +28,7 @@ export {
   pcE820Map,
 } from "./boot-memory-map.js";
 export {
+  addBootFirmwareState,
   addDirectKernelBoot,
   addPcRam,
   attachDebugCon,
@@ -73,6 +75,7 @@ export {
 } from "./firmware-description.js";
 export { type FirmwareTablesLayout, PC_FIRMWARE_TABLES, writeEbdaPointer } from "./firmware-tables-area.js";
 export { InterruptLines, type Trigger } from "./interrupt-lines.js";
+export { attachIoApic, ioApicMessageToMsi, isaIrqIoApicPin } from "./ioapic-platform.js";
 export {
   LINUX_CMDLINE_ADDRESS,
   LINUX_REAL_MODE_ADDRESS,
@@ -130,3 +133,12 @@ export {
   attachSpeakerPort,
   PC_IRQ,
 } from "./pc-platform.js";
+export {
+  attachPciBus,
+  PCI_CONFIG_ADDRESS_PORT,
+  PCI_CONFIG_DATA_PORT,
+  PciBarMapper,
+  type PcPci,
+  PIIX3_SLOT,
+  programPciInterruptRouting,
+} from "./pci-platform.js";

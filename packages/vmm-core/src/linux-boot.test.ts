@@ -119,6 +119,32 @@ describe("loadLinuxKernel, 32-bit entry", () => {
     ]);
   });
 
+  it("passes the ACPI RSDP in the zero page's acpi_rsdp_addr (0x070), 0 when there is none", () => {
+    const { vm, vcpu } = bareVm(RAM);
+    loadLinuxKernel(vm, vcpu, {
+      kernel: buildBzImage(),
+      cmdline: "",
+      ramSize: RAM,
+      acpiRsdpAddress: 0x9fc10,
+    });
+    expect([u32(readGuest(vm, 0x7070, 8), 0), u32(readGuest(vm, 0x7070, 8), 4)]).toEqual([0x9fc10, 0]);
+    const other = bareVm(RAM);
+    loadLinuxKernel(other.vm, other.vcpu, { kernel: buildBzImage(), cmdline: "", ramSize: RAM });
+    expect(readGuest(other.vm, 0x7070, 8)).toEqual(new Uint8Array(8));
+    for (const bad of [-1, 0.5, Number.NaN, 2 ** 60]) {
+      const fresh = bareVm(RAM);
+      expect(() =>
+        loadLinuxKernel(fresh.vm, fresh.vcpu, {
+          kernel: buildBzImage(),
+          cmdline: "",
+          ramSize: RAM,
+          acpiRsdpAddress: bad,
+        }),
+      ).toThrow(RangeError);
+      expect(allBytesAre(fresh.ram, 0)).toBe(true);
+    }
+  });
+
   it("loads a fixed kernel at 1 MiB and keeps the initrd clear of the region it moves itself to", () => {
     // The kernel will move itself to pref_address (16 MiB) and use init_size (8 MiB) from there: a 9 MiB
     // initrd fits neither there nor in the 8 MiB above, so it goes right below 16 MiB.

@@ -39,6 +39,12 @@ export interface LinuxBootOptions {
   entry?: "protected" | "real";
   /** What the zero page says about the display: "none" (default) or an 80×25 VGA text mode. */
   display?: "none" | "vga-text";
+  /**
+   * Where the ACPI RSDP is (writeAcpiTables' rsdpAddress), for the zero page's acpi_rsdp_addr (boot_params offset
+   * 0x070, which Linux 5.0 and later reads before scanning the BIOS areas); protected entry only, since the real-mode
+   * setup code builds its own zero page. Omitted: 0, and the kernel scans.
+   */
+  acpiRsdpAddress?: number;
 }
 
 /** What the loader put where, and how the vCPU was left. */
@@ -77,6 +83,7 @@ const E820_TABLE = 0x2d0;
 const E820_MAX_ENTRIES = 128;
 const E820_ENTRY_SIZE = 20;
 const ZERO_PAGE = {
+  acpiRsdpAddr: 0x070,
   extRamdiskImage: 0x0c0,
   extRamdiskSize: 0x0c4,
   extCmdLinePtr: 0x0c8,
@@ -101,6 +108,10 @@ const SCREEN_INFO = {
  */
 export function loadLinuxKernel(vm: Vm, vcpu: Vcpu, options: LinuxBootOptions): LinuxBootPlacement {
   const entry = options.entry ?? "protected";
+  const rsdp = options.acpiRsdpAddress;
+  if (rsdp !== undefined && !(Number.isInteger(rsdp) && rsdp >= 0 && rsdp < 2 ** 52)) {
+    throw new RangeError(`bad ACPI RSDP address ${rsdp}`);
+  }
   const header = parseBzImageHeader(options.kernel);
   const e820 = pcE820Map(options.ramSize, options.firmwareSize ?? 0);
   const { kernel, kernelRuntime, entryPoint } = placeKernel(header, e820, options.ramSize);
@@ -273,6 +284,7 @@ function buildZeroPage(
   view.setUint32(ZERO_PAGE.extRamdiskImage, 0, true);
   view.setUint32(ZERO_PAGE.extRamdiskSize, 0, true);
   view.setUint32(ZERO_PAGE.extCmdLinePtr, 0, true);
+  setU64(view, ZERO_PAGE.acpiRsdpAddr, options.acpiRsdpAddress ?? 0);
   view.setUint32(ZERO_PAGE.altMemK, Math.floor((options.ramSize - PC_LAYOUT.extendedStart) / 1024), true);
   if (e820.length > E820_MAX_ENTRIES)
     throw new BootImageError(`memory map has more than ${E820_MAX_ENTRIES} entries`);

@@ -8,6 +8,8 @@ export type MachineExit =
   | { kind: "debug-exit"; status: number }
   /** A reset request (triple fault, keyboard controller, port 0x92) with reboot disabled (QEMU's -no-reboot). */
   | { kind: "shutdown" }
+  /** The guest powered the machine off (ACPI S5: SLP_EN with the DSDT's \_S5 sleep type). */
+  | { kind: "poweroff" }
   /** The host asked the machine to stop (Ctrl-A x, a test). */
   | { kind: "stopped" }
   /** Something the VMM or the CPU cannot emulate. */

@@ -105,4 +105,57 @@ describe("direct kernel boot in buildPc", () => {
       buildPc({ memoryBytes: 16 * MiB, kernel: { image: new Uint8Array(100), cmdline: "" } }),
     ).toThrow(/neither a Linux bzImage nor a multiboot kernel/);
   });
+
+  it("leaves the firmware tables for the kernel: the RSDP in the zero page, ACPI and MP tables, again after a reset", () => {
+    const { pc } = kernelPc({ kernel: { image: buildBzImage(), cmdline: "" } });
+    const tables = pc.firmwareTables;
+    expect(tables?.description.ioApic?.address).toBe(0xfec00000);
+    expect(tables?.description.pci?.pirqIrqs).toEqual([10, 10, 11, 11]);
+    expect(tables?.placement.acpi?.rsdpAddress).toBe(0x9fc10);
+    const memory = pc.vm.memory;
+    const signature = (address: number, length: number) =>
+      String.fromCharCode(...Array.from({ length }, (_, i) => memory.readU8(address + i)));
+    expect(memory.readU32(0x7000 + 0x070)).toBe(0x9fc10); // acpi_rsdp_addr
+    expect(signature(0x9fc10, 8)).toBe("RSD PTR ");
+    expect(signature(0x9fc00, 4)).toBe("_MP_");
+    const madt = tables?.placement.acpi?.tables.find((table) => table.signature === "APIC");
+    expect(madt).toBeDefined();
+    // Everything lies in memory the kernel's E820 map reports reserved.
+    if (pc.kernel?.format !== "linux") throw new Error("expected a Linux kernel");
+    const reserved = pc.kernel.placement.e820.filter((entry) => entry.type === 2);
+    for (const table of tables?.placement.acpi?.tables ?? []) {
+      expect(
+        reserved.some(
+          (r) => table.address >= r.address && table.address + table.length <= r.address + r.size,
+        ),
+      ).toBe(true);
+    }
+    // A guest wrote over them; a reset brings them back before the kernel is loaded again.
+    memory.write(0x9fc00, new Uint8Array(0x400));
+    memory.write(madt?.address ?? 0, new Uint8Array(madt?.length ?? 0));
+    pc.machine.reset();
+    expect(signature(0x9fc10, 8)).toBe("RSD PTR ");
+    expect(signature(madt?.address ?? 0, 4)).toBe("APIC");
+    expect(memory.readU32(0x7000 + 0x070)).toBe(0x9fc10);
+  });
+
+  it("gives the isapc machine an MP table without an I/O APIC and no ACPI tables", () => {
+    const { pc } = kernelPc({ machineType: "isapc", kernel: { image: buildBzImage(), cmdline: "" } });
+    expect(pc.firmwareTables?.description.ioApic).toBeUndefined();
+    expect(pc.firmwareTables?.placement.acpi).toBeUndefined();
+    expect(pc.vm.memory.readU32(0x7000 + 0x070)).toBe(0);
+    expect(pc.vm.memory.readU32(0x9fc00)).toBe(0x5f504d5f); // "_MP_"
+    expect(pc.vm.memory.readU32(0x9fc10)).toBe(0); // no RSDP
+  });
+
+  it("ends the run with poweroff when the guest writes SLP_EN with \\_S5's type to the FADT's PM1a control block", async () => {
+    // mov dx,0x604; mov ax,0x2000 (SLP_EN, SLP_TYP 0); out dx,ax; mov al,0x7f; out 0xf4,al (not reached)
+    const code = [0x66, 0xba, 0x04, 0x06, 0x66, 0xb8, 0x00, 0x20, 0x66, 0xef, 0xb0, 0x7f, 0xe6, 0xf4];
+    const { image } = buildAoutKernel({ code });
+    const { pc } = kernelPc({ kernel: { image, cmdline: "" } });
+    expect(await pc.run()).toEqual({ kind: "poweroff" });
+    // isapc has no PM block: the write goes nowhere and the kernel goes on to isa-debug-exit.
+    const { pc: isapc } = kernelPc({ machineType: "isapc", kernel: { image, cmdline: "" } });
+    expect(await isapc.run()).toEqual({ kind: "debug-exit", status: 0xff });
+  });
 });
