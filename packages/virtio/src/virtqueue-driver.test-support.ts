@@ -247,6 +247,15 @@ export class VirtqueueDriver {
 
   private addPacked(ring: RawDescriptor[]): number {
     const id = this.freeIds.pop()!;
+    this.writePacked(
+      ring.map((d) => ({ ...d, nextOrId: id })),
+      id,
+    );
+    return id;
+  }
+
+  /** Writes `ring` at the driver's position (NEXT on all but the last, the head's flags last) and moves on. */
+  private writePacked(ring: RawDescriptor[], id: number): void {
     const positions: number[] = [];
     const wraps: boolean[] = [];
     for (let i = 0; i < ring.length; i++) {
@@ -268,10 +277,9 @@ export class VirtqueueDriver {
         (last ? 0 : DescriptorFlag.Next) |
         (wraps[i] ? DescriptorFlag.Avail : DescriptorFlag.Used);
       const at = this.layout.descriptorArea + DESCRIPTOR_SIZE * positions[i];
-      writeRawDescriptor(this.memory, at, { ...ring[i], flags: 0, nextOrId: id }, true);
+      writeRawDescriptor(this.memory, at, { ...ring[i], flags: 0, nextOrId: ring[i].nextOrId ?? id }, true);
       this.memory.writeU16(at + 14, flags);
     }
-    return id;
   }
 
   /**
@@ -420,8 +428,41 @@ export class VirtqueueDriver {
     });
   }
 
-  /** Split: puts `head` (any value) in the next available-ring entry and publishes it with avail idx + 1. */
+  /**
+   * Makes a chain of raw descriptors available, as written: the device sees exactly these addresses, lengths
+   * and flags (the ring bits AVAIL/USED are added for packed). Split: takes free table entries and links a
+   * descriptor with NEXT to the following one unless it names its own `nextOrId`. Packed: writes them at the
+   * driver's position, the head's flags last, with `nextOrId` as the buffer ID (default: a free ID). No room
+   * check, so a test can overfill the ring. Returns the id the device should report.
+   */
+  addRaw(descriptors: readonly RawDescriptor[]): number {
+    if (this.packed) {
+      const given = descriptors[descriptors.length - 1].nextOrId;
+      const id = given ?? this.freeIds.pop() ?? 0;
+      const free = this.freeIds.indexOf(id);
+      if (free >= 0) this.freeIds.splice(free, 1);
+      const ring = descriptors.map((d) => ({ ...d, nextOrId: d.nextOrId ?? id }));
+      this.writePacked(ring, id);
+      this.chains.set(id, { chain: {}, buffers: [], descriptors: [ring.length], allocations: [] });
+      return id;
+    }
+    const indices = descriptors.map(() => this.freeDescriptors.pop() ?? 0);
+    descriptors.forEach((d, i) => {
+      const linked = (d.flags & DescriptorFlag.Next) !== 0 && i + 1 < indices.length;
+      this.writeDescriptor(indices[i], { ...d, nextOrId: d.nextOrId ?? (linked ? indices[i + 1] : 0) });
+    });
+    this.chains.set(indices[0], { chain: {}, buffers: [], descriptors: indices, allocations: [] });
+    this.publishHead(indices[0]);
+    return indices[0];
+  }
+
+  /**
+   * Split: puts `head` (any value) in the next available-ring entry and publishes it with avail idx + 1. A head
+   * the driver did not add itself is expected back in the used ring like any other.
+   */
   publishHead(head: number): void {
+    if (!this.chains.has(head))
+      this.chains.set(head, { chain: {}, buffers: [], descriptors: [], allocations: [] });
     this.memory.writeU16(this.layout.driverArea + 4 + 2 * (this.availIdx % this.size), head);
     this.availIdx = (this.availIdx + 1) & 0xffff;
     this.memory.writeU16(this.layout.driverArea + 2, this.availIdx);
