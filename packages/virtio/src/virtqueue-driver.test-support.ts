@@ -30,7 +30,11 @@ export interface VirtqueueDriverOptions {
   queueIndex?: number;
   /** Where the ring areas start (default 0x10000); buffers are allocated after them. */
   ringBase?: number;
-  /** Bytes of RAM after the rings that buffers are allocated from (default: up to 1 MiB below the end of RAM). */
+  /**
+   * Bytes after the rings that this driver's buffers come from (default: up to the end of the RAM slot holding the
+   * rings). Drivers on the same memory share RAM without overlap: buffers skip every driver's rings, and a driver
+   * whose rings are laid over another driver's replaces it.
+   */
   dataSize?: number;
 }
 
@@ -93,7 +97,7 @@ export class VirtqueueDriver {
   /** VERSION_1 and the ring features this driver uses. */
   readonly features: FeatureWords;
 
-  private readonly allocator: BufferAllocator;
+  private readonly allocator: GuestRamAllocator;
   private readonly chains = new Map<number, AddedChain>();
   // Split state.
   private readonly freeDescriptors: number[] = [];
@@ -137,8 +141,11 @@ export class VirtqueueDriver {
     }
     this.memory.write(base, new Uint8Array(end - base));
     const dataStart = alignUp(end, 4096);
-    const ramEnd = this.memory.listSlots().find((s) => s.guestPhysAddr === 0)?.size ?? 4 << 20;
-    this.allocator = new BufferAllocator(dataStart, options.dataSize ?? Math.max(0, ramEnd - dataStart));
+    const slot = this.memory.findSlot(base);
+    const ramEnd = slot === undefined ? dataStart : slot.guestPhysAddr + slot.size;
+    const dataEnd = options.dataSize === undefined ? ramEnd : dataStart + options.dataSize;
+    this.allocator = new GuestRamAllocator(this.memory, this, dataStart, dataEnd);
+    this.allocator.reserveRing(base, end);
   }
 
   /** The options a transport would pass to createVirtqueue for this queue. */
@@ -502,45 +509,78 @@ export function writeRawDescriptor(memory: GuestMemory, at: number, d: RawDescri
   memory.writeU16(at + (packed ? 12 : 14), d.nextOrId ?? 0);
 }
 
-/** First-fit allocation of guest RAM for buffers, 16-byte aligned. */
-class BufferAllocator {
-  /** Free ranges [start, end), sorted by start. */
-  private readonly holes: [number, number][];
-  private readonly sizes = new Map<number, number>();
+interface Extent {
+  start: number;
+  end: number;
+  owner: VirtqueueDriver;
+  ring: boolean;
+}
 
-  constructor(start: number, size: number) {
-    this.holes = [[start, start + size]];
+/** What is taken in each guest memory, by every driver on it: rings and buffers, sorted by start. */
+const extentsByMemory = new WeakMap<PhysicalMemory, Extent[]>();
+
+/**
+ * First-fit allocation of guest RAM for one driver's buffers (16-byte aligned, within its data region), shared
+ * with the other drivers on the same memory so that their rings and buffers never overlap. A driver whose rings
+ * are laid over another's replaces it (a driver re-initialising a queue): the old driver's buffers are freed.
+ */
+class GuestRamAllocator {
+  private readonly extents: Extent[];
+
+  constructor(
+    memory: PhysicalMemory,
+    private readonly owner: VirtqueueDriver,
+    private readonly start: number,
+    private readonly end: number,
+  ) {
+    let extents = extentsByMemory.get(memory);
+    if (extents === undefined) {
+      extents = [];
+      extentsByMemory.set(memory, extents);
+    }
+    this.extents = extents;
+  }
+
+  reserveRing(start: number, end: number): void {
+    const replaced = new Set<VirtqueueDriver>();
+    for (const e of this.extents) {
+      if (e.start >= end || start >= e.end || e.owner === this.owner) continue;
+      if (!e.ring) {
+        throw new Error(
+          `the rings at [0x${start.toString(16)}, 0x${end.toString(16)}) overlap another driver's buffer at 0x${e.start.toString(16)}`,
+        );
+      }
+      replaced.add(e.owner);
+    }
+    for (let i = this.extents.length - 1; i >= 0; i--) {
+      if (replaced.has(this.extents[i].owner)) this.extents.splice(i, 1);
+    }
+    this.insert({ start, end, owner: this.owner, ring: true });
   }
 
   allocate(length: number): number {
     const size = alignUp(length, 16);
-    for (let i = 0; i < this.holes.length; i++) {
-      const [start, end] = this.holes[i];
-      if (end - start < size) continue;
-      if (end - start === size) this.holes.splice(i, 1);
-      else this.holes[i] = [start + size, end];
-      this.sizes.set(start, size);
-      return start;
+    let candidate = alignUp(this.start, 16);
+    for (const e of this.extents) {
+      if (e.end <= candidate) continue;
+      if (e.start >= candidate + size) break;
+      candidate = alignUp(e.end, 16);
     }
-    throw new Error(`no room for a ${length}-byte guest buffer`);
+    if (candidate + size > this.end) throw new Error(`no room for a ${length}-byte guest buffer`);
+    this.insert({ start: candidate, end: candidate + size, owner: this.owner, ring: false });
+    return candidate;
   }
 
   free(address: number): void {
-    const size = this.sizes.get(address);
-    if (size === undefined) throw new Error(`0x${address.toString(16)} was not allocated`);
-    this.sizes.delete(address);
+    // Gone already when another driver replaced this one.
+    const i = this.extents.findIndex((e) => e.start === address && e.owner === this.owner && !e.ring);
+    if (i >= 0) this.extents.splice(i, 1);
+  }
+
+  private insert(extent: Extent): void {
     let i = 0;
-    while (i < this.holes.length && this.holes[i][0] < address) i++;
-    this.holes.splice(i, 0, [address, address + size]);
-    // Merge with the neighbours.
-    if (i + 1 < this.holes.length && this.holes[i][1] === this.holes[i + 1][0]) {
-      this.holes[i][1] = this.holes[i + 1][1];
-      this.holes.splice(i + 1, 1);
-    }
-    if (i > 0 && this.holes[i - 1][1] === this.holes[i][0]) {
-      this.holes[i - 1][1] = this.holes[i][1];
-      this.holes.splice(i, 1);
-    }
+    while (i < this.extents.length && this.extents[i].start < extent.start) i++;
+    this.extents.splice(i, 0, extent);
   }
 }
 
