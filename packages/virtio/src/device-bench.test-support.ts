@@ -1,87 +1,78 @@
-// A test bench for device models: guest RAM, one queue per declared queue, and an interrupt recorder. Tests hand it
-// request buffers (bytes the device reads, sizes the device writes) and read back what the device returned.
-import { PhysicalMemory } from "@tsvmm/ept";
+// A test bench for device models: guest RAM, one real virtqueue per declared queue (split or packed, driven by
+// VirtqueueDriver as a guest driver would), and an interrupt recorder. Tests hand it requests (bytes the device
+// reads, sizes of buffers it writes) and read back what the device returned and wrote.
+import { type GuestMemory, GuestMemoryError, type PhysicalMemory } from "@tsvmm/ept";
+import { DescriptorFlag, VirtioFeature } from "./constants.js";
 import type { VirtioDevice, VirtioInterrupt } from "./device.js";
-import type { FeatureWords } from "./features.js";
-import type { DescriptorChain, Virtqueue } from "./virtqueue.js";
+import { type FeatureWords, featureWords, hasFeature } from "./features.js";
+import { createGuestRam, VirtqueueDriver } from "./virtqueue-driver.test-support.js";
 
 export const BENCH_RAM_SIZE = 16 << 20;
+/** Each queue's rings and buffers live in their own region of this size, from 1 MiB up. */
+const QUEUE_REGION = 6 << 20;
+const QUEUE_SIZE_LIMIT = 128;
 
-/** A chain over guest memory, as a queue would hand it out (validation is the queue's job, not tested here). */
-class BenchChain implements DescriptorChain {
-  readonly readableLength: number;
-  readonly writableLength: number;
+/**
+ * Guest memory whose "poisoned" ranges pass the queue's isRam() check but fault on access: what a device sees when
+ * the memory map changes between the queue validating a chain and the device copying through it.
+ */
+class PoisonableMemory implements GuestMemory {
+  private readonly poisoned: [number, number][] = [];
 
-  constructor(
-    readonly id: number,
-    readonly error: string | undefined,
-    private readonly memory: PhysicalMemory,
-    private readonly readable: { gpa: number; length: number }[],
-    private readonly writable: { gpa: number; length: number }[],
-  ) {
-    this.readableLength = readable.reduce((sum, b) => sum + b.length, 0);
-    this.writableLength = writable.reduce((sum, b) => sum + b.length, 0);
+  constructor(private readonly ram: PhysicalMemory) {}
+
+  poison(gpa: number, length: number): void {
+    this.poisoned.push([gpa, gpa + length]);
   }
 
-  read(offset: number, dst: Uint8Array): number {
-    return this.copy(this.readable, offset, dst, false);
-  }
-
-  write(offset: number, src: Uint8Array): number {
-    return this.copy(this.writable, offset, src, true);
-  }
-
-  // GuestMemory throws for a buffer outside RAM; that is passed on, as devices must survive it.
-  private copy(
-    buffers: { gpa: number; length: number }[],
-    offset: number,
-    data: Uint8Array,
-    toGuest: boolean,
-  ) {
-    let skip = offset;
-    let done = 0;
-    for (const buffer of buffers) {
-      if (done === data.length) break;
-      if (skip >= buffer.length) {
-        skip -= buffer.length;
-        continue;
-      }
-      const n = Math.min(buffer.length - skip, data.length - done);
-      if (toGuest) this.memory.write(buffer.gpa + skip, data.subarray(done, done + n));
-      else this.memory.read(buffer.gpa + skip, data.subarray(done, done + n));
-      done += n;
-      skip = 0;
+  private check(gpa: number, length: number, write: boolean): void {
+    if (this.poisoned.some(([start, end]) => gpa < end && gpa + length > start)) {
+      throw new GuestMemoryError(gpa, length, write);
     }
-    return done;
-  }
-}
-
-class BenchQueue implements Virtqueue {
-  readonly broken = undefined;
-  readonly available: BenchChain[] = [];
-  readonly used: { id: number; length: number }[] = [];
-  notificationsEnabled = true;
-
-  constructor(
-    readonly index: number,
-    readonly size: number,
-  ) {}
-
-  pop(): DescriptorChain | null {
-    return this.available.shift() ?? null;
   }
 
-  pushUsed(chain: DescriptorChain, writtenLength: number): void {
-    if (this.used.some((u) => u.id === chain.id)) throw new Error(`chain ${chain.id} returned twice`);
-    this.used.push({ id: chain.id, length: writtenLength });
+  isRam(gpa: number, length: number, forWrite?: boolean): boolean {
+    return this.ram.isRam(gpa, length, forWrite);
   }
-
-  needsInterrupt(): boolean {
-    return true;
+  read(gpa: number, dst: Uint8Array): void {
+    this.check(gpa, dst.length, false);
+    this.ram.read(gpa, dst);
   }
-
-  setNotifications(enabled: boolean): void {
-    this.notificationsEnabled = enabled;
+  write(gpa: number, src: Uint8Array): void {
+    this.check(gpa, src.length, true);
+    this.ram.write(gpa, src);
+  }
+  readU8(gpa: number): number {
+    this.check(gpa, 1, false);
+    return this.ram.readU8(gpa);
+  }
+  readU16(gpa: number): number {
+    this.check(gpa, 2, false);
+    return this.ram.readU16(gpa);
+  }
+  readU32(gpa: number): number {
+    this.check(gpa, 4, false);
+    return this.ram.readU32(gpa);
+  }
+  readU64(gpa: number): number {
+    this.check(gpa, 8, false);
+    return this.ram.readU64(gpa);
+  }
+  writeU8(gpa: number, value: number): void {
+    this.check(gpa, 1, true);
+    this.ram.writeU8(gpa, value);
+  }
+  writeU16(gpa: number, value: number): void {
+    this.check(gpa, 2, true);
+    this.ram.writeU16(gpa, value);
+  }
+  writeU32(gpa: number, value: number): void {
+    this.check(gpa, 4, true);
+    this.ram.writeU32(gpa, value);
+  }
+  writeU64(gpa: number, lo: number, hi: number): void {
+    this.check(gpa, 8, true);
+    this.ram.writeU64(gpa, lo, hi);
   }
 }
 
@@ -90,79 +81,126 @@ export interface Request {
   readable?: Uint8Array[];
   /** Sizes of the device-writable buffers, in order. */
   writable?: number[];
-  /** Put this buffer (by index over readable then writable) outside guest RAM. */
+  /** This buffer (by index over readable then writable) passes the queue's checks but faults when accessed. */
   outsideRam?: number;
-  /** Hand the chain out as malformed. */
+  /** Hand the device a malformed chain (a buffer outside guest RAM, which the queue refuses). */
   error?: string;
 }
 
 export interface Submitted {
+  /** Unique per bench (the queue's own ids are reused once a chain comes back). */
   id: number;
   writable: { gpa: number; length: number }[];
 }
 
+export interface BenchOptions {
+  /** The features the driver accepted (default: all the device offers; the ring bits follow `packed`/`eventIdx`). */
+  features?: FeatureWords;
+  packed?: boolean;
+  eventIdx?: boolean;
+}
+
+interface QueueState {
+  driver: VirtqueueDriver;
+  /** Bench id of each outstanding chain, by the queue's id. */
+  outstanding: Map<number, number>;
+  used: { id: number; length: number }[];
+}
+
 export class DeviceBench {
-  readonly memory = new PhysicalMemory();
+  readonly memory = createGuestRam(BENCH_RAM_SIZE);
   readonly interrupts: number[] = [];
   configChanges = 0;
   needsReset: string[] = [];
-  private queues: BenchQueue[] = [];
-  private nextGpa = 0x1000;
+  private readonly queueMemory = new PoisonableMemory(this.memory);
+  private queues: QueueState[] = [];
   private nextId = 0;
+  private readonly returned = new Map<number, number>();
 
   constructor(
     readonly device: VirtioDevice,
-    options: { features?: FeatureWords } = {},
+    private readonly options: BenchOptions = {},
   ) {
-    this.memory.setUserMemoryRegion({ slot: 0, guestPhysAddr: 0, memorySize: BENCH_RAM_SIZE });
     this.activate(options.features ?? device.features);
   }
 
   /** Activates the device (again) with fresh queues, as after a driver re-initialisation. */
   activate(features: FeatureWords): void {
-    this.queues = this.device.queueMaxSizes.map((size, index) => new BenchQueue(index, size));
+    const packed = this.options.packed ?? false;
+    const eventIdx = this.options.eventIdx ?? false;
+    this.queues = this.device.queueMaxSizes.map((maxSize, index) => {
+      const base = (1 << 20) + index * QUEUE_REGION;
+      const driver = new VirtqueueDriver({
+        memory: this.memory,
+        size: Math.min(maxSize, QUEUE_SIZE_LIMIT),
+        packed,
+        eventIdx,
+        queueIndex: index,
+        ringBase: base,
+        dataSize: QUEUE_REGION - (64 << 10),
+      });
+      return { driver, outstanding: new Map(), used: [] };
+    });
     const interrupt: VirtioInterrupt = {
       signalUsedBuffers: (queueIndex) => this.interrupts.push(queueIndex),
       signalConfigChange: () => this.configChanges++,
       signalNeedsReset: (reason) => this.needsReset.push(reason),
     };
-    this.device.activate({ memory: this.memory, features, queues: this.queues, interrupt });
+    // The negotiated set: the device's features, with the ring layout the drivers use.
+    const ringBits = [VirtioFeature.RingPacked, VirtioFeature.RingEventIdx];
+    const deviceBits = [];
+    for (let bit = 0; bit < 64; bit++) {
+      if (hasFeature(features, bit) && !ringBits.includes(bit as 34 | 29)) deviceBits.push(bit);
+    }
+    if (packed) deviceBits.push(VirtioFeature.RingPacked);
+    if (eventIdx) deviceBits.push(VirtioFeature.RingEventIdx);
+    const queues = this.queues.map((q) => q.driver.createQueue({ memory: this.queueMemory }));
+    this.device.activate({ memory: this.memory, features: featureWords(...deviceBits), queues, interrupt });
+  }
+
+  /** The driver of queue `queueIndex`, for tests that add chains themselves. */
+  driver(queueIndex: number): VirtqueueDriver {
+    return this.queues[queueIndex].driver;
   }
 
   /** Makes a chain available on `queueIndex` (without notifying the device). */
   offer(queueIndex: number, request: Request): Submitted {
+    const queue = this.queues[queueIndex];
+    const driver = queue.driver;
     const id = this.nextId++;
-    const place = (length: number, index: number) => {
-      if (request.outsideRam === index) return { gpa: BENCH_RAM_SIZE + 0x10000, length };
-      const gpa = this.nextGpa;
-      this.nextGpa += Math.ceil((length + 1) / 16) * 16;
-      if (this.nextGpa > BENCH_RAM_SIZE) throw new Error("bench RAM exhausted");
-      return { gpa, length };
-    };
-    const readable = (request.readable ?? []).map((bytes, i) => {
-      const buffer = place(bytes.length, i);
-      if (request.outsideRam !== i) this.memory.write(buffer.gpa, bytes);
-      return buffer;
-    });
-    const firstWritable = readable.length;
-    const writable = (request.writable ?? []).map((length, i) => {
-      const buffer = place(length, firstWritable + i);
+    const buffers: { gpa: number; length: number; writable: boolean }[] = [];
+    for (const bytes of request.readable ?? []) {
+      const gpa = driver.alloc(Math.max(1, bytes.length));
+      this.memory.write(gpa, bytes);
+      buffers.push({ gpa, length: bytes.length, writable: false });
+    }
+    for (const length of request.writable ?? []) {
+      const gpa = driver.alloc(Math.max(1, length));
       // Poison, so a test sees which bytes the device really wrote.
-      if (request.outsideRam !== firstWritable + i)
-        this.memory.write(buffer.gpa, new Uint8Array(length).fill(0xee));
-      return buffer;
-    });
-    const chain = request.error
-      ? new BenchChain(id, request.error, this.memory, [], [])
-      : new BenchChain(id, undefined, this.memory, readable, writable);
-    this.queues[queueIndex].available.push(chain);
-    return { id, writable };
+      this.memory.write(gpa, new Uint8Array(length).fill(0xee));
+      buffers.push({ gpa, length, writable: true });
+    }
+    if (request.outsideRam !== undefined) {
+      const buffer = buffers[request.outsideRam];
+      this.queueMemory.poison(buffer.gpa, Math.max(1, buffer.length));
+    }
+    const descriptors = request.error
+      ? [{ address: BENCH_RAM_SIZE + 0x10000, length: 16, flags: 0 }]
+      : buffers.map((b, i) => ({
+          address: b.gpa,
+          length: b.length,
+          flags: (b.writable ? DescriptorFlag.Write : 0) | (i < buffers.length - 1 ? DescriptorFlag.Next : 0),
+        }));
+    if (descriptors.length === 0) throw new Error("a request needs at least one buffer");
+    const queueId = driver.addRaw(descriptors);
+    queue.outstanding.set(queueId, id);
+    return { id, writable: buffers.filter((b) => b.writable).map(({ gpa, length }) => ({ gpa, length })) };
   }
 
   /** offer() then notify the device. */
   submit(queueIndex: number, request: Request): Submitted {
     const submitted = this.offer(queueIndex, request);
-    this.device.queueNotify(queueIndex);
+    this.kick(queueIndex);
     return submitted;
   }
 
@@ -170,18 +208,23 @@ export class DeviceBench {
     this.device.queueNotify(queueIndex);
   }
 
-  /** Chains the device returned on `queueIndex`, in order. */
+  /** Chains the device returned on `queueIndex` so far, in order (ids are bench ids). */
   used(queueIndex: number): { id: number; length: number }[] {
-    return this.queues[queueIndex].used;
+    const queue = this.queues[queueIndex];
+    for (const element of queue.driver.takeUsed()) {
+      const id = queue.outstanding.get(element.id);
+      if (id === undefined) throw new Error(`queue ${queueIndex} returned unknown id ${element.id}`);
+      queue.outstanding.delete(element.id);
+      queue.used.push({ id, length: element.length });
+      this.returned.set(id, element.length);
+    }
+    return queue.used;
   }
 
   /** The length the device returned `submitted` with, or undefined while it still holds it. */
   usedLength(submitted: Submitted): number | undefined {
-    for (const queue of this.queues) {
-      const entry = queue.used.find((u) => u.id === submitted.id);
-      if (entry) return entry.length;
-    }
-    return undefined;
+    for (let index = 0; index < this.queues.length; index++) this.used(index);
+    return this.returned.get(submitted.id);
   }
 
   /** The device-writable part of a chain as it is now in guest memory. */
@@ -190,14 +233,10 @@ export class DeviceBench {
     const out = new Uint8Array(total);
     let at = 0;
     for (const buffer of submitted.writable) {
-      if (buffer.gpa < BENCH_RAM_SIZE) this.memory.read(buffer.gpa, out.subarray(at, at + buffer.length));
+      this.memory.read(buffer.gpa, out.subarray(at, at + buffer.length));
       at += buffer.length;
     }
     return out;
-  }
-
-  availableCount(queueIndex: number): number {
-    return this.queues[queueIndex].available.length;
   }
 }
 

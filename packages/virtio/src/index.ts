@@ -1,3 +1,26 @@
+export { type BlockBackend, BlockBackendError } from "./block/block-backend.js";
+export { MemoryBlockBackend, type MemoryBlockBackendOptions } from "./block/memory-block-backend.js";
+export { SnapshotBlockBackend } from "./block/snapshot-block-backend.js";
+export {
+  BLOCK_CONFIG_SIZE,
+  BLOCK_ID_BYTES,
+  BLOCK_REQUEST_HEADER_SIZE,
+  BLOCK_SEGMENT_SIZE,
+  BlockFeature,
+  BlockRequestType,
+  BlockStatus,
+  SECTOR_SIZE,
+  VirtioBlock,
+  type VirtioBlockOptions,
+} from "./block/virtio-block.js";
+export type { CharBackend } from "./console/char-backend.js";
+export { MemoryCharBackend } from "./console/memory-char-backend.js";
+export {
+  CONSOLE_CONFIG_SIZE,
+  ConsoleFeature,
+  VirtioConsole,
+  type VirtioConsoleOptions,
+} from "./console/virtio-console.js";
 export {
   DESCRIPTOR_SIZE,
   DescriptorFlag,
@@ -28,6 +51,25 @@ export {
   type MsixOptions,
 } from "./msix.js";
 export {
+  encodeLengthPrefixedFrame,
+  LengthPrefixedFrameReader,
+  MAX_SOCKET_FRAME,
+} from "./net/length-prefixed-frames.js";
+export type { NetBackend } from "./net/net-backend.js";
+export {
+  DEFAULT_MAC,
+  ETHERNET_HEADER_SIZE,
+  MAX_FRAME_SIZE,
+  NET_CONFIG_SIZE,
+  NET_HEADER_SIZE,
+  type NetCounters,
+  NetFeature,
+  NetStatus,
+  parseMac,
+  VirtioNet,
+  type VirtioNetOptions,
+} from "./net/virtio-net.js";
+export {
   VIRTIO_MSI_NO_VECTOR,
   VIRTIO_PCI_BAR_SIZE,
   VIRTIO_PCI_DEVICE_ID_BASE,
@@ -46,6 +88,12 @@ export {
   VirtioPciRegion,
 } from "./pci-layout.js";
 export { VirtioPciTransport, type VirtioPciTransportOptions } from "./pci-transport.js";
+export {
+  CryptoEntropySource,
+  type EntropySource,
+  type RandomValuesProvider,
+} from "./rng/entropy-source.js";
+export { VirtioRng, type VirtioRngOptions } from "./rng/virtio-rng.js";
 export {
   QueueArea,
   type TransportInterrupts,
