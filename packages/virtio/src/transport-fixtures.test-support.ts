@@ -77,7 +77,10 @@ export function pciFixture(options: EchoDeviceOptions = {}, memory = createGuest
   };
 }
 
-export const TRANSPORTS: [string, (options?: EchoDeviceOptions) => TransportFixture][] = [
+export const TRANSPORTS: [
+  string,
+  (options?: EchoDeviceOptions, memory?: PhysicalMemory) => TransportFixture,
+][] = [
   ["virtio-mmio", mmioFixture],
   ["virtio-pci", pciFixture],
 ];
