@@ -3,7 +3,16 @@
 // resets while the device holds buffers.
 import { describe, expect, it } from "vitest";
 import { DeviceStatus } from "./constants.js";
-import { driverOk, negotiate } from "./transport-driver.test-support.js";
+import { VirtioMmioTransport } from "./mmio-transport.js";
+import { VirtioPciTransport } from "./pci-transport.js";
+import { VirtioRng } from "./rng/virtio-rng.js";
+import {
+  driverOk,
+  MmioTestDriver,
+  negotiate,
+  PciTestDriver,
+  type VirtioTestDriver,
+} from "./transport-driver.test-support.js";
 import { pciFixture, TRANSPORTS } from "./transport-fixtures.test-support.js";
 import { createGuestRam, VirtqueueDriver } from "./virtqueue-driver.test-support.js";
 
@@ -145,4 +154,43 @@ describe("virtio-pci with MSI-X and a driver", () => {
     expect(messages).toEqual([[0xfee00000, 0x31]]);
     expect(driver.pendingBits()).toBe(0);
   });
+});
+
+describe("a real device behind each transport", () => {
+  it.each([["virtio-mmio"], ["virtio-pci"]])(
+    "%s serves virtio-rng requests, completed asynchronously",
+    async (name) => {
+      const memory = createGuestRam();
+      const device = new VirtioRng({ source: { fill: async (dst) => void dst.fill(0xab) } });
+      let interrupts = 0;
+      let driver: VirtioTestDriver;
+      if (name === "virtio-mmio") {
+        const transport = new VirtioMmioTransport({
+          device,
+          memory,
+          interrupt: { set: (up) => void (up && interrupts++) },
+        });
+        driver = new MmioTestDriver(transport);
+      } else {
+        const transport = new VirtioPciTransport({ device, memory, signalMsi: () => {} });
+        transport.pciFunction.attach({
+          interruptChanged: (_fn, up) => void (up && interrupts++),
+          barMoved: () => {},
+        });
+        driver = new PciTestDriver(transport);
+      }
+      const queue = new VirtqueueDriver({ memory, packed: true });
+      expect(negotiate(driver, queue.features)).toBe(true);
+      expect(driver.setupQueue(0, queue.layout)).toBe(true);
+      driverOk(driver);
+      queue.add({ writable: [16] });
+      driver.notify(0);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      expect(interrupts).toBe(1);
+      expect(driver.takeInterruptStatus()).toBe(1);
+      const [used] = queue.takeUsed();
+      expect(used.length).toBe(16);
+      expect([...used.written]).toEqual(new Array(16).fill(0xab));
+    },
+  );
 });
