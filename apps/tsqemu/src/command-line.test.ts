@@ -28,6 +28,7 @@ describe("parseCommandLine", () => {
       debugExit: undefined,
       noReboot: false,
       nographic: false,
+      virtio: [],
     });
   });
 
@@ -70,7 +71,7 @@ describe("parseCommandLine", () => {
   it("uses QEMU's isa-debug-exit defaults and validates its properties", () => {
     expect(options("-device", "isa-debug-exit").debugExit).toEqual({ iobase: 0x501, iosize: 2 });
     expect(error("-device", "isa-debug-exit,iobase=0x10000")).toMatch(/invalid value/);
-    expect(error("-device", "e1000")).toMatch(/unsupported device/);
+    expect(error("-device", "e1000")).toMatch(/not a valid device model name/);
   });
 
   it("routes -nographic's serial through the Ctrl-A multiplexer, and accepts other backends", () => {
@@ -143,6 +144,6 @@ describe("parseCommandLine", () => {
     expect(error("-bios")).toMatch(/requires an argument/);
     expect(error("-accel", "kvm")).toMatch(/use -accel tcg/);
     expect(error("-display", "gtk")).toMatch(/no display/);
-    expect(error("disk.img")).toMatch(/not supported yet/);
+    expect(error("disk.img")).toMatch(/no IDE disk; use -drive file=disk.img,format=raw,if=virtio/);
   });
 });

@@ -1,5 +1,9 @@
 import yargsParser from "yargs-parser";
+import { CommandLineError } from "./command-line-error.js";
 import { parseQemuInteger, parseQemuOpts, parseSize } from "./qemu-opts.js";
+import { parseVirtioFlags, type VirtioDeviceOptions } from "./virtio-options.js";
+
+export { CommandLineError } from "./command-line-error.js";
 
 /** Where a character device's bytes go (QEMU's -serial/-debugcon backends). */
 export type CharBackend = { kind: "stdio"; mux: boolean } | { kind: "file"; path: string } | { kind: "none" };
@@ -32,16 +36,19 @@ export interface TsqemuOptions {
   debugExit: { iobase: number; iosize: number } | undefined;
   noReboot: boolean;
   nographic: boolean;
+  /** -drive, -device virtio-*, -netdev, -chardev, -object rng-*: the virtio devices with their backends. */
+  virtio: VirtioDeviceOptions[];
 }
 
 export type ParsedCommandLine =
-  | { action: "run"; options: TsqemuOptions }
+  /** `warnings`: what QEMU would warn about on stderr before it starts. */
+  | { action: "run"; options: TsqemuOptions; warnings: string[] }
   | { action: "help" }
   | { action: "version" }
   | { action: "machine-help" }
   | { action: "error"; message: string };
 
-const BOOLEAN_FLAGS = ["nographic", "no-reboot", "version", "help", "h", "enable-kvm"];
+const BOOLEAN_FLAGS = ["nographic", "no-reboot", "version", "help", "h", "enable-kvm", "snapshot"];
 const VALUE_FLAGS = [
   "m",
   "bios",
@@ -59,6 +66,10 @@ const VALUE_FLAGS = [
   "display",
   "debugcon",
   "global",
+  "drive",
+  "netdev",
+  "chardev",
+  "object",
 ];
 const DEFAULT_MEMORY = 128 * 2 ** 20;
 /** QEMU's limit for -icount shift. */
@@ -69,8 +80,6 @@ export const MACHINE_HELP_TEXT = `Supported machines are:
 pc                   Standard PC (the default; PCI, ACPI and the IOAPIC are coming)
 isapc                ISA-only PC
 `;
-
-export class CommandLineError extends Error {}
 
 /** Parses QEMU-style flags (single or double dash, one word each) with yargs-parser. */
 export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
@@ -103,18 +112,20 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     if (machine === "help") return { action: "machine-help" };
     const positional = parsed._.map(String);
     if (positional.length > 0) {
+      // QEMU takes a bare image as -hda, an IDE disk.
       throw new CommandLineError(
-        `${positional[0]}: disk images are not supported yet (use -kernel FILE or -bios FILE)`,
+        `${positional[0]}: tsqemu has no IDE disk; use -drive file=${positional[0]},format=raw,if=virtio`,
       );
     }
-    return { action: "run", options: toOptions(parsed, machine) };
+    const warnings: string[] = [];
+    return { action: "run", options: toOptions(parsed, machine, warnings), warnings };
   } catch (e) {
     if (e instanceof CommandLineError) return { action: "error", message: e.message };
     throw e;
   }
 }
 
-function toOptions(parsed: yargsParser.Arguments, machine: MachineType): TsqemuOptions {
+function toOptions(parsed: yargsParser.Arguments, machine: MachineType, warnings: string[]): TsqemuOptions {
   const nographic = parsed.nographic === true;
   const memory = last(parsed.m, "m");
   const memoryBytes = memory === undefined ? DEFAULT_MEMORY : parseMemory(memory);
@@ -129,10 +140,14 @@ function toOptions(parsed: yargsParser.Arguments, machine: MachineType): TsqemuO
     }
   }
   let debugExit: TsqemuOptions["debugExit"];
+  const virtioDevices: string[] = [];
   for (const device of all(parsed.device)) {
     const opts = parseQemuOpts(device, "driver");
     const driver = opts.get("driver");
-    if (driver !== "isa-debug-exit") throw new CommandLineError(`-device ${driver}: unsupported device`);
+    if (driver !== "isa-debug-exit") {
+      virtioDevices.push(device);
+      continue;
+    }
     const iobase = integerOption(opts, "iobase", 0x501, 0xffff);
     const iosize = integerOption(opts, "iosize", 0x02, 8);
     if (iosize === 0) throw new CommandLineError("-device isa-debug-exit: iosize must not be 0");
@@ -146,11 +161,26 @@ function toOptions(parsed: yargsParser.Arguments, machine: MachineType): TsqemuO
       throw new CommandLineError(`-global ${global}: unsupported property`);
     debugconIobase = value;
   }
+  const virtio = parseVirtioFlags({
+    pci: machine === "pc",
+    drives: all(parsed.drive),
+    netdevs: all(parsed.netdev),
+    chardevs: all(parsed.chardev),
+    objects: all(parsed.object),
+    devices: virtioDevices,
+    snapshot: parsed.snapshot === true,
+  });
+  warnings.push(...virtio.warnings);
   const serialText = last(parsed.serial, "serial");
   const serial =
     serialText !== undefined
       ? parseCharBackend(serialText, "-serial")
-      : ({ kind: "stdio", mux: nographic } as const);
+      : virtio.stdioChardev && !nographic
+        ? ({ kind: "none" } as const) // a -chardev stdio has the terminal; COM1 gets it only when asked
+        : ({ kind: "stdio", mux: nographic } as const);
+  if (virtio.stdioChardev && serial.kind === "stdio") {
+    throw new CommandLineError("cannot use stdio by multiple character devices");
+  }
   const debugconText = last(parsed.debugcon, "debugcon");
   const debugcon =
     debugconText !== undefined ? parseCharBackend(debugconText, "-debugcon") : ({ kind: "none" } as const);
@@ -169,6 +199,7 @@ function toOptions(parsed: yargsParser.Arguments, machine: MachineType): TsqemuO
     debugExit,
     noReboot: parsed["no-reboot"] === true,
     nographic,
+    virtio: virtio.devices,
   };
 }
 
@@ -366,7 +397,33 @@ Display and character devices:
 -global isa-debugcon.iobase=PORT
                        move the debugcon port
 
-Devices:
+Block devices (raw images):
+-drive file=PATH,if=virtio,format=raw[,readonly=on][,serial=S][,snapshot=on]
+                       a virtio-blk-pci disk (cache=, discard=, aio= are accepted)
+-drive file=PATH,if=none,id=ID,format=raw[,...]
+                       a disk for -device virtio-blk-pci|virtio-blk-device,drive=ID
+-snapshot              every drive writes to a copy-on-write overlay in memory; images are not changed
+
+Network, character and entropy backends:
+-netdev socket,id=ID,listen=[HOST]:PORT | connect=HOST:PORT
+                       QEMU's socket netdev: Ethernet frames over TCP (interoperates with QEMU)
+-netdev tap,id=ID,ifname=NAME[,script=no,downscript=no]
+                       a host TAP interface, set up beforehand
+-chardev stdio,id=ID   the terminal (COM1 then leaves stdio unless -serial says otherwise)
+-chardev socket,id=ID,path=PATH,server=on,wait=off
+                       a Unix socket server; one client at a time
+-chardev null,id=ID    output dropped, no input
+-object rng-random,id=ID,filename=/dev/urandom | rng-builtin,id=ID
+                       where virtio-rng gets its bytes (default: the host's CSPRNG)
+
+Devices (-pci: a PCI function on the pc machine; -device: virtio-mmio at 0xfeb00000 + n * 0x200, ISA IRQs
+5, 6, 7, 3, 14, 15, announced on -kernel's command line as virtio_mmio.device=512@ADDRESS:IRQ):
+-device virtio-blk-pci|virtio-blk-device,drive=ID[,serial=S]
+-device virtio-net-pci|virtio-net-device,netdev=ID[,mac=52:54:00:12:34:56]
+-device virtio-serial-pci|virtio-serial-device[,id=ID] -device virtconsole,chardev=ID
+                       a virtio console (hvc0 in Linux) on a chardev
+-device virtio-rng-pci|virtio-rng-device[,rng=ID]
+                       the -pci models also take addr=SLOT (2-31; the next free slot by default)
 -device isa-debug-exit[,iobase=PORT][,iosize=SIZE]
                        a write of v exits tsqemu with status (v << 1) | 1
 

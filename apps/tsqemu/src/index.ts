@@ -13,3 +13,11 @@ export { CTRL_A, type EscapeAction, EscapeKeys } from "./escape-keys.js";
 export { parseQemuInteger, parseQemuOpts, parseSize } from "./qemu-opts.js";
 export { formatStatus, StatusLine, type StatusSample, type StatusTerminal } from "./status-line.js";
 export { TSQEMU_VERSION, VERSION_TEXT } from "./version.js";
+export type {
+  ChardevOptions,
+  DriveOptions,
+  NetdevOptions,
+  RngSourceOptions,
+  VirtioDeviceOptions,
+  VirtioTransportKind,
+} from "./virtio-options.js";
