@@ -4,4 +4,5 @@ export { FileBlockBackend, type FileBlockBackendOptions } from "./block/file-blo
 export { StdioCharBackend, type StdioCharBackendOptions } from "./console/stdio-char-backend.node.js";
 export { UnixSocketCharBackend } from "./console/unix-socket-char-backend.node.js";
 export { type SocketAddress, SocketNetBackend } from "./net/socket-net-backend.node.js";
+export { TapNetBackend, TapNetBackendError, type TapNetBackendOptions } from "./net/tap-net-backend.node.js";
 export { FileEntropySource } from "./rng/file-entropy-source.node.js";
