@@ -439,6 +439,22 @@ describe("virtio-blk asynchronous completion", () => {
     expect(flush).not.toHaveBeenCalled();
   });
 
+  it("drain() resolves once every started request has completed", async () => {
+    const gated = new GatedBlockBackend(new MemoryBlockBackend(DISK_SIZE));
+    const device = new VirtioBlock({ backend: gated });
+    const bench = new DeviceBench(device);
+    const read = bench.submit(0, { readable: [blockHeader(BlockRequestType.In, 0)], writable: [512, 1] });
+    let drained = false;
+    const draining = device.drain().then(() => {
+      drained = true;
+    });
+    await settle();
+    expect(drained).toBe(false);
+    gated.release();
+    await draining;
+    expect(bench.usedLength(read)).toBe(513);
+  });
+
   it("moves a large read through the backend in pieces", async () => {
     const size = 3 << 20;
     const backend = new MemoryBlockBackend(pattern(size, 5));

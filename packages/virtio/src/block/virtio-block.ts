@@ -98,6 +98,8 @@ export class VirtioBlock implements VirtioDevice {
   private activation: DeviceActivation | undefined;
   /** Writes (OUT, DISCARD, WRITE_ZEROES) not finished yet, across activations: a FLUSH waits for them. */
   private readonly writesInFlight = new Set<Promise<unknown>>();
+  /** Every request not completed yet (drain() waits for them). */
+  private readonly requestsInFlight = new Set<Promise<void>>();
 
   constructor(options: VirtioBlockOptions) {
     this.backend = options.backend;
@@ -172,8 +174,6 @@ export class VirtioBlock implements VirtioDevice {
   async drain(): Promise<void> {
     while (this.requestsInFlight.size > 0) await Promise.allSettled([...this.requestsInFlight]);
   }
-
-  private readonly requestsInFlight = new Set<Promise<void>>();
 
   private startRequest(activation: DeviceActivation, queue: Virtqueue, chain: DescriptorChain): void {
     const statusOffset = chain.writableLength - 1;

@@ -125,3 +125,24 @@ describe("SocketNetBackend", () => {
     await expect(SocketNetBackend.connect({ host: "127.0.0.1", port })).rejects.toThrow(/ECONNREFUSED/);
   });
 });
+
+describe("two virtio-net devices wired by socket backends", () => {
+  it("carries a frame from one guest's tx queue to the other guest's rx buffer", async () => {
+    const { VirtioNet, NET_HEADER_SIZE } = await import("./virtio-net.js");
+    const { DeviceBench } = await import("../device-bench.test-support.js");
+    const serverLink = await listen();
+    const clientLink = await SocketNetBackend.connect({ host: "127.0.0.1", port: serverLink.address!.port });
+    opened.push(clientLink);
+    await serverLink.whenConnected();
+    const a = new DeviceBench(new VirtioNet({ backend: serverLink, mac: "52:54:00:00:00:01" }));
+    const b = new DeviceBench(new VirtioNet({ backend: clientLink, mac: "52:54:00:00:00:02" }), {
+      packed: true,
+    });
+    const rx = b.offer(0, { writable: [NET_HEADER_SIZE + 1514] });
+    b.kick(0);
+    const payload = frame(98, 42);
+    a.submit(1, { readable: [new Uint8Array(NET_HEADER_SIZE), payload] });
+    await vi.waitFor(() => expect(b.usedLength(rx)).toBe(NET_HEADER_SIZE + 98));
+    expect(b.writtenBytes(rx).subarray(NET_HEADER_SIZE, NET_HEADER_SIZE + 98)).toEqual(payload);
+  });
+});
