@@ -1,4 +1,4 @@
-// `pnpm guests:linux [--arch i386|amd64] [--variant shell|workload] [--json]`: builds (or finds in
+// `pnpm guests:linux [--arch i386|amd64] [--variant shell|workload|virtio] [--json]`: builds (or finds in
 // the cache) the Linux test guests and prints each one's manifest path, or with --json the manifests.
 import { parseArgs } from "node:util";
 import { AptPackageSource, LINUX_GUEST_ARCHES, type LinuxGuestArch } from "./debian-packages.js";
@@ -10,7 +10,7 @@ import {
   type LinuxGuestManifest,
 } from "./linux-guest.js";
 
-const USAGE = `usage: pnpm guests:linux [--arch i386|amd64] [--variant shell|workload] [--json]
+const USAGE = `usage: pnpm guests:linux [--arch i386|amd64] [--variant shell|workload|virtio] [--json]
 Builds the Linux test guests into ${defaultGuestCacheDir()} (set TSVMM_GUEST_CACHE to move it);
 without --arch or --variant, builds all of them. Prints one manifest.json path per guest.`;
 

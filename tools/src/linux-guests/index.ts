@@ -31,5 +31,17 @@ export {
   LINUX_GUEST_MODULES,
   type LinuxGuestManifest,
   QEMU_FOR_ARCH,
+  VIRTIO_GUEST_MODULES,
 } from "./linux-guest.js";
 export { LINUX_GUEST_MEMORY, qemuCommandLine } from "./qemu-command.js";
+export {
+  expectedBlkOutput,
+  parseVirtioReport,
+  VIRTIO_BENCH_PARAMETERS,
+  VIRTIO_BLK_TEST,
+  VIRTIO_GUEST_MARKERS,
+  VIRTIO_GUEST_TESTS,
+  VIRTIO_HVC_HELLO,
+  type VirtioGuestTest,
+  type VirtioReport,
+} from "./virtio-guest-init.js";

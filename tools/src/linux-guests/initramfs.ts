@@ -61,6 +61,8 @@ export interface LinuxInitramfsInputs {
   /** The extracted kernel package's lib/modules/<kernelVersion>, where the selection's paths point. */
   modulesDir: string;
   modules: ModuleSelection;
+  /** More files for the variant (paths without the leading slash), e.g. etc/tsvmm/virtio.sh. */
+  extraFiles?: readonly { path: string; data: string; mode?: number }[];
 }
 
 /** Linux's fixed device numbers for /dev/console (Documentation/admin-guide/devices.txt). */
@@ -77,6 +79,7 @@ export function linuxInitramfsTree(inputs: LinuxInitramfsInputs): InitramfsTree 
   tree.charDevice("dev/console", CONSOLE_MAJOR, CONSOLE_MINOR);
   tree.file("bin/busybox", inputs.busybox, 0o755).symlink("bin/sh", "busybox");
   tree.file("init", inputs.initScript, 0o755);
+  for (const extra of inputs.extraFiles ?? []) tree.file(extra.path, extra.data, extra.mode ?? 0o644);
 
   const moduleRoot = `lib/modules/${inputs.kernelVersion}`;
   tree.directory(moduleRoot);

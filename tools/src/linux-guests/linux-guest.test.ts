@@ -19,6 +19,7 @@ import {
   guestRecipe,
   LINUX_GUEST_MODULES,
   type LinuxGuestManifest,
+  VIRTIO_GUEST_MODULES,
 } from "./linux-guest.js";
 import {
   bzImageFixture,
@@ -27,6 +28,13 @@ import {
   FixturePackageSource,
   readCpioNewc,
 } from "./test-fixtures.js";
+import {
+  VIRTIO_GUEST_MARKERS,
+  VIRTIO_GUEST_TESTS,
+  VIRTIO_HELPERS,
+  VIRTIO_MODULE_LIST,
+  virtioHelpersScript,
+} from "./virtio-guest-init.js";
 
 const roots: string[] = [];
 afterAll(() => {
@@ -75,6 +83,7 @@ describe("ensureLinuxGuest building from packages", () => {
       },
       modules: { directory: "/lib/modules/6.1.0-99-686", loadOrder: expect.any(Array), builtin: [] },
       workload: null,
+      virtio: null,
       recipe: guestRecipe("i386", "shell"),
     });
     expect(JSON.parse(readFileSync(join(guestDir, "manifest.json"), "utf8"))).toEqual(manifest);
@@ -123,6 +132,49 @@ describe("ensureLinuxGuest building from packages", () => {
       steps: expect.any(Array),
       expectedMd5: expect.stringMatching(/^[0-9a-f]{32}$/),
     });
+  });
+
+  it("virtio: adds ext4 to the modules and lists them for /init in load order, with the helpers", async () => {
+    const { cacheDir, source } = setup();
+    const manifest = await ensureLinuxGuest({ arch: "i386", variant: "virtio", cacheDir, source });
+    const members = initrdMembers(manifest);
+    const text = (name: string) => new TextDecoder().decode(members.get(name)!.data);
+
+    const loadOrder = manifest.modules.loadOrder;
+    expect(new Set(loadOrder)).toEqual(
+      new Set([
+        ...VIRTIO_GUEST_MODULES,
+        "virtio_pci_modern_dev",
+        "net_failover",
+        "failover",
+        "jbd2",
+        "mbcache",
+        "crc16",
+      ]),
+    );
+    expect(loadOrder.indexOf("crc32c_generic")).toBeLessThan(loadOrder.indexOf("ext4"));
+    for (const name of loadOrder) {
+      for (const dep of FIXTURE_MODULES[name]![1])
+        expect(loadOrder.indexOf(dep)).toBeLessThan(loadOrder.indexOf(name));
+    }
+    expect(text(VIRTIO_MODULE_LIST.slice(1))).toBe(
+      loadOrder.map((name) => `${name} ${FIXTURE_MODULES[name]![0]}\n`).join(""),
+    );
+    expect(text(VIRTIO_HELPERS.slice(1))).toBe(virtioHelpersScript());
+    expect(text("init")).toBe(guestInitScript("virtio"));
+    for (const name of loadOrder)
+      expect(members.has(`lib/modules/6.1.0-99-686/${FIXTURE_MODULES[name]![0]}`), name).toBe(true);
+
+    expect(manifest).toMatchObject({
+      name: "linux-i386-virtio",
+      cmdline: LINUX_GUEST_CMDLINE,
+      prompt: LINUX_GUEST_PROMPT,
+      workload: null,
+      virtio: { tests: VIRTIO_GUEST_TESTS, markers: VIRTIO_GUEST_MARKERS },
+    });
+    const shell = await ensureLinuxGuest({ arch: "i386", variant: "shell", cacheDir, source });
+    expect(shell.modules.loadOrder).not.toContain("ext4");
+    expect(initrdMembers(shell).has(VIRTIO_HELPERS.slice(1))).toBe(false);
   });
 
   it("builds byte-identical guests from the same packages", async () => {

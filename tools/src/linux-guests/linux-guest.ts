@@ -31,6 +31,16 @@ import {
   readBuiltinModules,
   selectModules,
 } from "./kernel-modules.js";
+import {
+  VIRTIO_BENCH_PARAMETERS,
+  VIRTIO_BLK_TEST,
+  VIRTIO_GUEST_MARKERS,
+  VIRTIO_GUEST_TESTS,
+  VIRTIO_HELPERS,
+  VIRTIO_MODULE_LIST,
+  virtioHelpersScript,
+  virtioModuleListText,
+} from "./virtio-guest-init.js";
 
 /** Kernel modules put in every guest's /lib/modules (not loaded yet), with their dependencies. */
 export const LINUX_GUEST_MODULES = [
@@ -43,6 +53,17 @@ export const LINUX_GUEST_MODULES = [
   "virtio_console",
   "virtio_rng",
 ] as const;
+
+/**
+ * The virtio variant's modules, which its /init loads in dependency order: the virtio ones, plus
+ * ext4 for the blk test. ext4 and jbd2 checksum with crc32c through the crypto API (a softdep
+ * on "crypto-crc32c", not a "depends"), so the generic crc32c goes in first, by name: crc32c-intel
+ * needs SSE4.2, which QEMU's default i386 CPU does not have.
+ */
+export const VIRTIO_GUEST_MODULES = [...LINUX_GUEST_MODULES, "crc32c_generic", "ext4"] as const;
+
+const modulesForVariant = (variant: LinuxGuestVariant): readonly string[] =>
+  variant === "virtio" ? VIRTIO_GUEST_MODULES : LINUX_GUEST_MODULES;
 
 /** The QEMU system emulator that runs each architecture's guest on the reference machine. */
 export const QEMU_FOR_ARCH: Record<LinuxGuestArch, string> = {
@@ -75,7 +96,7 @@ export interface LinuxGuestManifest {
   /** The QEMU binary that runs it on the reference machine. */
   qemu: string;
   markers: typeof LINUX_GUEST_MARKERS;
-  /** The shell prompt, in the shell variant. */
+  /** The shell prompt, in the shell variant and the virtio one (when it runs no tests). */
   prompt: string | null;
   packages: GuestPackages;
   modules: {
@@ -92,6 +113,13 @@ export interface LinuxGuestManifest {
     steps: readonly string[];
     expectedMd5: string;
     expectedLoopSum: number;
+  } | null;
+  /** What the virtio variant can run (tsvmm.test=...), the lines it prints and its test files. */
+  virtio: {
+    tests: readonly string[];
+    markers: typeof VIRTIO_GUEST_MARKERS;
+    blk: typeof VIRTIO_BLK_TEST;
+    bench: typeof VIRTIO_BENCH_PARAMETERS;
   } | null;
   /** Hash of the builder's sources and the variant: a different recipe means a rebuild. */
   recipe: string;
@@ -132,6 +160,7 @@ const BUILDER_SOURCES = [
   "kernel-modules.ts",
   "initramfs.ts",
   "guest-init.ts",
+  "virtio-guest-init.ts",
   "linux-guest.ts",
 ];
 
@@ -283,7 +312,14 @@ function buildGuest(inputs: BuildInputs): LinuxGuestManifest {
     if (!loaded.has(name)) loaded.set(name, loadModule(modulesDir, path));
     return loaded.get(name);
   };
-  const modules = selectModules(LINUX_GUEST_MODULES, lookup, readBuiltinModules(modulesDir));
+  const modules = selectModules(modulesForVariant(variant), lookup, readBuiltinModules(modulesDir));
+  const extraFiles =
+    variant === "virtio"
+      ? [
+          { path: VIRTIO_HELPERS.slice(1), data: virtioHelpersScript() },
+          { path: VIRTIO_MODULE_LIST.slice(1), data: virtioModuleListText(modules.modules) },
+        ]
+      : [];
 
   const initrd = gzipInitramfs(
     linuxInitramfsTree({
@@ -292,6 +328,7 @@ function buildGuest(inputs: BuildInputs): LinuxGuestManifest {
       kernelVersion: kernel.version,
       modulesDir,
       modules,
+      extraFiles,
     }),
   );
 
@@ -315,7 +352,7 @@ function buildGuest(inputs: BuildInputs): LinuxGuestManifest {
     cmdline: LINUX_GUEST_CMDLINE,
     qemu: QEMU_FOR_ARCH[arch],
     markers: LINUX_GUEST_MARKERS,
-    prompt: variant === "shell" ? LINUX_GUEST_PROMPT : null,
+    prompt: variant === "workload" ? null : LINUX_GUEST_PROMPT,
     packages,
     modules: {
       directory: `/lib/modules/${kernel.version}`,
@@ -329,6 +366,15 @@ function buildGuest(inputs: BuildInputs): LinuxGuestManifest {
             steps: WORKLOAD_STEPS,
             expectedMd5: expectedWorkloadMd5(),
             expectedLoopSum: expectedLoopSum(),
+          }
+        : null,
+    virtio:
+      variant === "virtio"
+        ? {
+            tests: VIRTIO_GUEST_TESTS,
+            markers: VIRTIO_GUEST_MARKERS,
+            blk: VIRTIO_BLK_TEST,
+            bench: VIRTIO_BENCH_PARAMETERS,
           }
         : null,
     recipe,

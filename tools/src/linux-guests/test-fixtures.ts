@@ -129,6 +129,11 @@ export const FIXTURE_MODULES: Record<string, [string, string[]]> = {
   virtio_net: ["kernel/drivers/net/virtio_net.ko", ["virtio_ring", "virtio", "net_failover"]],
   virtio_console: ["kernel/drivers/char/virtio_console.ko", ["virtio", "virtio_ring"]],
   virtio_rng: ["kernel/drivers/char/hw_random/virtio-rng.ko", ["virtio", "virtio_ring"]],
+  crc32c_generic: ["kernel/crypto/crc32c_generic.ko", []],
+  crc16: ["kernel/lib/crc16.ko", []],
+  mbcache: ["kernel/fs/mbcache.ko", []],
+  jbd2: ["kernel/fs/jbd2/jbd2.ko", []],
+  ext4: ["kernel/fs/ext4/ext4.ko", ["jbd2", "mbcache", "crc16"]],
   e1000: ["kernel/drivers/net/ethernet/intel/e1000/e1000.ko", []],
 };
 
