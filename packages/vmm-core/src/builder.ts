@@ -17,7 +17,7 @@ import type { Scheduler } from "@tsvmm/scheduler";
 import { attachAcpiPm } from "./acpi-platform.js";
 import { addFirmwareTables, type FirmwareTablesPlacement } from "./boot-firmware.js";
 import { DeadlineScheduler } from "./deadline-scheduler.js";
-import { type DirectKernelBootPlacement, loadDirectKernel } from "./direct-kernel-boot.js";
+import { type DirectKernelBootPlacement, kernelFormat, loadDirectKernel } from "./direct-kernel-boot.js";
 import {
   type PcFirmwareDescription,
   type PcIsaDevice,
@@ -37,7 +37,15 @@ import {
   attachSpeakerPort,
   PC_IRQ,
 } from "./pc-platform.js";
+import { assignPciBars } from "./pci-bar-assignment.js";
 import { attachPciBus, type PcPci, programPciInterruptRouting } from "./pci-platform.js";
+import {
+  type AttachedVirtioDevice,
+  appendVirtioMmioKernelParameters,
+  attachVirtioDevices,
+  type PcVirtioDevice,
+  withVirtioMmioInterrupts,
+} from "./virtio-platform.js";
 
 export class MachineConfigError extends Error {
   constructor(message: string) {
@@ -92,6 +100,14 @@ export interface PcConfig {
   debugCon?: { iobase: number; write(byte: number): void };
   /** QEMU's -no-reboot: a reset request (triple fault, i8042, port 0x92) ends the run instead of resetting. */
   noReboot?: boolean;
+  /**
+   * virtio devices (QEMU's -device virtio-*-pci and virtio-*-device): virtio-pci functions on PCI bus 0 (pc only) and
+   * virtio-mmio windows at 0xFEB00000 + n * 0x200 with ISA IRQs 5, 6, 7, 3, 14, 15 (virtio-platform.ts). With a
+   * Linux kernel, each virtio-mmio device's `virtio_mmio.device=` parameter is appended to its command line.
+   */
+  virtio?: readonly PcVirtioDevice[];
+  /** Why a virtio device set DEVICE_NEEDS_RESET (its name, the reason), for the VMM's log. */
+  onVirtioError?: (name: string, reason: string) => void;
   /** Which vCPU runs next and for how long (default round robin); slices never run past a timer deadline. */
   scheduler?: Scheduler<Vcpu>;
   yieldToHost?: YieldToHost;
@@ -114,6 +130,8 @@ export interface PcDevices {
   readonly pci: PcPci | undefined;
   /** The ACPI PM block at 0x600, SCI on IRQ 9 (pc only). */
   readonly acpiPm: AcpiPm | undefined;
+  /** The virtio devices, in config order, with where they went. */
+  readonly virtio: readonly AttachedVirtioDevice[];
 }
 
 /** A built PC: the machine plus the host-facing handles a front end needs. */
@@ -171,17 +189,21 @@ export function buildPc(config: PcConfig): PcMachine {
   if (config.debugExit) attachDebugExit(machine, config.debugExit.iobase, config.debugExit.iosize);
   if (config.debugCon) attachDebugCon(machine, config.debugCon.iobase, config.debugCon.write);
   attachPostCodePort(machine);
+  const virtio = attachPcVirtioDevices(machine, pic, pci, config);
   const firmwareTables = config.kernel
     ? addBootFirmwareState(
         machine,
-        pcFirmwareDescription({
-          machineType,
-          ramBytes: config.memoryBytes,
-          cpus: vm.listVcpus().length,
-          ioApic: ioApic !== undefined,
-          pci: pci !== undefined,
-          isaDevices: pcIsaDevices(com1 !== undefined),
-        }),
+        withVirtioMmioInterrupts(
+          pcFirmwareDescription({
+            machineType,
+            ramBytes: config.memoryBytes,
+            cpus: vm.listVcpus().length,
+            ioApic: ioApic !== undefined,
+            pci: pci !== undefined,
+            isaDevices: pcIsaDevices(com1 !== undefined),
+          }),
+          virtio,
+        ),
         pic,
         pci,
       )
@@ -190,7 +212,7 @@ export function buildPc(config: PcConfig): PcMachine {
     ? addDirectKernelBoot(
         machine,
         bootVcpu,
-        config.kernel,
+        withVirtioMmioKernelParameters(config.kernel, virtio),
         config.memoryBytes,
         config.firmware?.length ?? 0,
         () => firmwareTables?.placement.acpi?.rsdpAddress,
@@ -212,12 +234,37 @@ export function buildPc(config: PcConfig): PcMachine {
       ioApic,
       pci,
       acpiPm,
+      virtio,
     },
     kernel,
     firmwareTables,
     sendSerialInput: (bytes) => com1?.sendInput(bytes),
     run: () => machine.run(),
   };
+}
+
+/** The config's virtio devices on their transports; a device the machine has no room for is a config error. */
+function attachPcVirtioDevices(
+  machine: Machine,
+  pic: Pic8259Pair,
+  pci: PcPci | undefined,
+  config: PcConfig,
+): AttachedVirtioDevice[] {
+  try {
+    return attachVirtioDevices(machine, pic, pci, config.virtio ?? [], config.onVirtioError);
+  } catch (e) {
+    if (e instanceof RangeError) throw new MachineConfigError(e.message);
+    throw e;
+  }
+}
+
+/** A Linux kernel learns of virtio-mmio devices from its command line (there is no device tree on a PC). */
+function withVirtioMmioKernelParameters(
+  kernel: PcKernelConfig,
+  virtio: readonly AttachedVirtioDevice[],
+): PcKernelConfig {
+  if (kernelFormat(kernel.image) !== "linux") return kernel;
+  return { ...kernel, cmdline: appendVirtioMmioKernelParameters(kernel.cmdline, virtio) };
 }
 
 /** The legacy devices buildPc attaches, as the firmware tables name them (COM1 only with a serial backend). */
@@ -229,8 +276,9 @@ function pcIsaDevices(com1: boolean): PcIsaDevice[] {
 
 /**
  * What firmware leaves for an OS, when the VMM boots a kernel without it: the PCI interrupt routing SeaBIOS programs
- * (PIRQ routes, ELCR, interrupt line registers) and the MP and ACPI tables for `description`, now and after every
- * reset (after the devices' own resets, before the kernel is loaded again).
+ * (PIRQ routes, ELCR, interrupt line registers), the PCI BARs placed and decoding (assignPciBars: memory below the
+ * virtio-mmio windows, I/O from 0xC000) and the MP and ACPI tables for `description`, now and after every reset
+ * (after the devices' own resets, before the kernel is loaded again).
  */
 export function addBootFirmwareState(
   machine: Machine,
@@ -240,8 +288,18 @@ export function addBootFirmwareState(
 ): { description: PcFirmwareDescription; placement: FirmwareTablesPlacement } {
   const routes = description.pci?.pirqIrqs;
   if (pci !== undefined && routes !== undefined) {
-    programPciInterruptRouting(pci, pic, routes);
-    machine.addResetHandler(() => programPciInterruptRouting(pci, pic, routes));
+    const windows = {
+      memoryBase: description.ramBytes,
+      memoryTop: PC_LAYOUT.pciMemoryTop,
+      ioBase: PC_LAYOUT.pciIoBase,
+      ioTop: PC_LAYOUT.pciIoTop,
+    };
+    const program = () => {
+      programPciInterruptRouting(pci, pic, routes);
+      assignPciBars(pci.bus, windows);
+    };
+    program();
+    machine.addResetHandler(program);
   }
   return { description, placement: addFirmwareTables(machine, description) };
 }

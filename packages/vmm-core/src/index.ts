@@ -133,6 +133,7 @@ export {
   attachSpeakerPort,
   PC_IRQ,
 } from "./pc-platform.js";
+export { assignPciBars, type PciBarAssignment, type PciBarWindows } from "./pci-bar-assignment.js";
 export {
   attachPciBus,
   PCI_CONFIG_ADDRESS_PORT,
@@ -142,3 +143,16 @@ export {
   PIIX3_SLOT,
   programPciInterruptRouting,
 } from "./pci-platform.js";
+export {
+  type AttachedVirtioDevice,
+  appendVirtioMmioKernelParameters,
+  attachVirtioDevices,
+  attachVirtioMmio,
+  attachVirtioPci,
+  FIRST_PCI_DEVICE_SLOT,
+  PC_VIRTIO_MMIO_IRQS,
+  type PcVirtioDevice,
+  pcVirtioMmioPlacement,
+  virtioMmioKernelParameter,
+  withVirtioMmioInterrupts,
+} from "./virtio-platform.js";

@@ -11,4 +11,19 @@ export const PC_LAYOUT = {
   maximumRam: 0xe0000000,
   /** QEMU's limit for a -bios image. */
   maximumFirmware: 16 * 1024 * 1024,
+  /**
+   * The virtio-mmio windows: 0x200 bytes each from 0xFEB00000 up (where QEMU's microvm puts them), in the MMIO hole
+   * just below the I/O APIC (0xFEC00000), above RAM and below the local APIC (0xFEE00000). Each gets one ISA IRQ
+   * (virtio-platform.ts, PC_VIRTIO_MMIO_IRQS).
+   */
+  virtioMmioBase: 0xfeb00000,
+  virtioMmioStride: 0x200,
+  /**
+   * Where the VMM places PCI memory BARs when it stands in for the firmware (direct kernel boot): downwards from here,
+   * below the virtio-mmio windows, inside the DSDT's PCI window (end of RAM to 0xFEBFFFFF).
+   */
+  pciMemoryTop: 0xfeb00000,
+  /** PCI I/O BARs from here up (SeaBIOS's start), clear of every legacy port. */
+  pciIoBase: 0xc000,
+  pciIoTop: 0x10000,
 } as const;
