@@ -2,6 +2,7 @@
 // tsqemu's command-line entry point (node-only: files, stdio, process exit status).
 import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 import process from "node:process";
+import { PassThrough, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import {
   BootImageError,
@@ -21,9 +22,11 @@ import {
   parseCommandLine,
   type TsqemuOptions,
 } from "./command-line.js";
+import { CommandLineError } from "./command-line-error.js";
 import { ESCAPE_HELP, EscapeKeys } from "./escape-keys.js";
 import { formatStatus, StatusLine, type StatusSample } from "./status-line.js";
 import { VERSION_TEXT } from "./version.js";
+import { type OpenedVirtioDevices, openVirtioDevices } from "./virtio-backends.node.js";
 
 const DEMO_ROM = fileURLToPath(new URL("../guests/demo.rom", import.meta.url));
 
@@ -42,6 +45,9 @@ class BufferedOutput {
       this.scheduled = true;
       setImmediate(() => this.flush());
     }
+  }
+  writeBytes(bytes: Uint8Array): void {
+    for (const byte of bytes) this.write(byte);
   }
   flush(): void {
     this.scheduled = false;
@@ -161,6 +167,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command.action === "error") fail(command.message);
+  for (const warning of command.warnings) process.stderr.write(`tsqemu: warning: ${warning}\n`);
   const options: TsqemuOptions = command.options;
   // With neither firmware nor a kernel, the built-in demo guest runs.
   const demo = options.bios === undefined && options.kernel === undefined;
@@ -182,6 +189,21 @@ async function main(argv: string[]): Promise<number> {
   const stdout = new BufferedOutput(1, status && ((data) => status.beforeOutput(data, performance.now())));
   const serialOut = openBackend(options.serial, stdout);
   const debugconOut = openBackend(options.debugcon, stdout);
+  // A -chardev stdio (a virtio console) gets the terminal through tsqemu's escape keys and buffered output.
+  const chardevInput = new PassThrough();
+  const chardevOutput = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      stdout.writeBytes(chunk);
+      done();
+    },
+  });
+  let virtio: OpenedVirtioDevices;
+  try {
+    virtio = await openVirtioDevices(options.virtio, { input: chardevInput, output: chardevOutput });
+  } catch (e) {
+    if (e instanceof CommandLineError) fail(e.message);
+    throw e;
+  }
   let pc: PcMachine;
   try {
     pc = buildPc({
@@ -198,15 +220,20 @@ async function main(argv: string[]): Promise<number> {
       debugCon: debugconOut && { iobase: options.debugconIobase, write: (b) => debugconOut.write(b) },
       debugExit,
       noReboot: options.noReboot,
+      virtio: virtio.devices,
+      onVirtioError: (name, reason) => process.stderr.write(`tsqemu: ${name}: ${reason}\n`),
     });
   } catch (e) {
+    await virtio.close();
     if (e instanceof MachineConfigError) fail(e.message);
     if (e instanceof BootImageError) fail(`could not load kernel '${options.kernel?.path}': ${e.message}`);
     throw e;
   }
 
   const stdin = process.stdin;
-  const usesStdin = options.serial.kind === "stdio";
+  const serialOnStdin = options.serial.kind === "stdio";
+  const usesStdin =
+    serialOnStdin || options.virtio.some((d) => d.kind === "console" && d.chardev?.kind === "stdio");
   const raw = usesStdin && stdin.isTTY === true;
   const escapes = new EscapeKeys();
   if (usesStdin) {
@@ -222,7 +249,9 @@ async function main(argv: string[]): Promise<number> {
             }
           })
         : new Uint8Array(chunk);
-      if (bytes.length > 0) pc.sendSerialInput(bytes);
+      if (bytes.length === 0) return;
+      if (serialOnStdin) pc.sendSerialInput(bytes);
+      else chardevInput.write(bytes);
     });
     stdin.on("error", () => undefined);
   }
@@ -240,6 +269,8 @@ async function main(argv: string[]): Promise<number> {
     }, 500);
 
   const exit = await pc.run();
+  // What the guest wrote reaches the disks before tsqemu exits; sockets and socket files are released.
+  await virtio.close();
 
   if (statusTimer) clearInterval(statusTimer);
   if (raw) stdin.setRawMode(false);
