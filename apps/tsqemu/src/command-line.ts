@@ -417,7 +417,8 @@ Network, character and entropy backends:
                        where virtio-rng gets its bytes (default: the host's CSPRNG)
 
 Devices (-pci: a PCI function on the pc machine; -device: virtio-mmio at 0xfeb00000 + n * 0x200, ISA IRQs
-5, 6, 7, 3, 14, 15, announced on -kernel's command line as virtio_mmio.device=512@ADDRESS:IRQ):
+5, 6, 7, 3, 14, 15, described in the ACPI DSDT, or with isapc or acpi=off in -append given to Linux as
+virtio_mmio.device=512@ADDRESS:IRQ):
 -device virtio-blk-pci|virtio-blk-device,drive=ID[,serial=S]
 -device virtio-net-pci|virtio-net-device,netdev=ID[,mac=52:54:00:12:34:56]
 -device virtio-serial-pci|virtio-serial-device[,id=ID] -device virtconsole,chardev=ID

@@ -43,8 +43,9 @@ import {
   type AttachedVirtioDevice,
   appendVirtioMmioKernelParameters,
   attachVirtioDevices,
+  linuxReadsAcpi,
   type PcVirtioDevice,
-  withVirtioMmioInterrupts,
+  withVirtioMmioDevices,
 } from "./virtio-platform.js";
 
 export class MachineConfigError extends Error {
@@ -193,7 +194,7 @@ export function buildPc(config: PcConfig): PcMachine {
   const firmwareTables = config.kernel
     ? addBootFirmwareState(
         machine,
-        withVirtioMmioInterrupts(
+        withVirtioMmioDevices(
           pcFirmwareDescription({
             machineType,
             ramBytes: config.memoryBytes,
@@ -212,7 +213,7 @@ export function buildPc(config: PcConfig): PcMachine {
     ? addDirectKernelBoot(
         machine,
         bootVcpu,
-        withVirtioMmioKernelParameters(config.kernel, virtio),
+        withVirtioMmioKernelParameters(config.kernel, virtio, pc),
         config.memoryBytes,
         config.firmware?.length ?? 0,
         () => firmwareTables?.placement.acpi?.rsdpAddress,
@@ -258,12 +259,16 @@ function attachPcVirtioDevices(
   }
 }
 
-/** A Linux kernel learns of virtio-mmio devices from its command line (there is no device tree on a PC). */
+/**
+ * A PC has no device tree: a Linux kernel that does not read the DSDT (isapc, `acpi=off`) learns of virtio-mmio
+ * devices from its command line, as on Firecracker (CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES).
+ */
 function withVirtioMmioKernelParameters(
   kernel: PcKernelConfig,
   virtio: readonly AttachedVirtioDevice[],
+  machineHasAcpi: boolean,
 ): PcKernelConfig {
-  if (kernelFormat(kernel.image) !== "linux") return kernel;
+  if (kernelFormat(kernel.image) !== "linux" || linuxReadsAcpi(kernel.cmdline, machineHasAcpi)) return kernel;
   return { ...kernel, cmdline: appendVirtioMmioKernelParameters(kernel.cmdline, virtio) };
 }
 

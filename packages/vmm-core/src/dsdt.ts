@@ -15,6 +15,7 @@ import {
 import { device, eisaId, integer, method, name, nameString, pkg, scope, string } from "./aml.js";
 import type { PcFirmwareDescription, PcIsaDevice } from "./firmware-description.js";
 import { concatBytes } from "./table-bytes.js";
+import { virtioMmioDeviceAml } from "./virtio-mmio-aml.js";
 
 /** One legacy device: its ACPI name, PNP ID, I/O ranges ([base, length]) and ISA IRQs. */
 interface IsaDeviceObject {
@@ -69,6 +70,9 @@ export function dsdtAml(d: PcFirmwareDescription): Uint8Array {
     });
   }
   for (const name of d.isaDevices) system.push(isaDevice(ISA_DEVICE_OBJECTS[name]));
+  (d.virtioMmio ?? []).forEach((transport, index) => {
+    system.push(virtioMmioDeviceAml(index, transport));
+  });
   return concatBytes([sleepState5(), scope("\\_SB", system)]);
 }
 

@@ -2,6 +2,7 @@
 // two can never disagree. pcFirmwareDescription() gives QEMU's choices for its pc and isapc machines.
 
 import { PC_LAYOUT } from "./pc-layout.js";
+import type { VirtioMmioDescription } from "./virtio-mmio-aml.js";
 
 /** The polarity of an interrupt input, as MADT and MP table flags encode it ("conforms": the bus's default). */
 export type InterruptPolarity = "conforms" | "active-high" | "active-low";
@@ -65,6 +66,8 @@ export interface PcFirmwareDescription {
   isaDevices: readonly PcIsaDevice[];
   /** A VGA-compatible display decodes the legacy VGA ports and window (the FADT's "VGA not present" flag is clear). */
   vga: boolean;
+  /** virtio-mmio transports, which the DSDT describes (LNRO0005 devices, as on QEMU's microvm); needs ACPI. */
+  virtioMmio?: readonly VirtioMmioDescription[];
 }
 
 export interface PcFirmwareOptions {
@@ -245,4 +248,12 @@ export function checkFirmwareDescription(d: PcFirmwareDescription): void {
     devices.add(device);
   }
   check(typeof d.vga === "boolean", "vga must be true or false");
+  for (const t of d.virtioMmio ?? []) {
+    check(d.acpiPm !== undefined, "virtio-mmio transports are described by ACPI, which the machine lacks");
+    check(
+      isIntegerIn(t.address, 0, 0xffffffff) && isIntegerIn(t.size, 1, 0x100000000 - t.address),
+      `bad virtio-mmio window 0x${Number(t.address).toString(16)}`,
+    );
+    check(isIntegerIn(t.irq, 0, 15), `a virtio-mmio transport's IRQ must be an ISA IRQ, got ${t.irq}`);
+  }
 }

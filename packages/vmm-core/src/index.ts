@@ -143,6 +143,7 @@ export {
   PIIX3_SLOT,
   programPciInterruptRouting,
 } from "./pci-platform.js";
+export { type VirtioMmioDescription, virtioMmioDeviceAml } from "./virtio-mmio-aml.js";
 export {
   type AttachedVirtioDevice,
   appendVirtioMmioKernelParameters,
@@ -150,9 +151,10 @@ export {
   attachVirtioMmio,
   attachVirtioPci,
   FIRST_PCI_DEVICE_SLOT,
+  linuxReadsAcpi,
   PC_VIRTIO_MMIO_IRQS,
   type PcVirtioDevice,
   pcVirtioMmioPlacement,
   virtioMmioKernelParameter,
-  withVirtioMmioInterrupts,
+  withVirtioMmioDevices,
 } from "./virtio-platform.js";

@@ -11,6 +11,7 @@ import {
   VirtioRng,
 } from "@tsvmm/virtio";
 import { describe, expect, it, vi } from "vitest";
+import { compileAslTerms, iaslMissing } from "./acpica-tools.test-support.js";
 import { buildPc, MachineConfigError, type PcConfig } from "./builder.js";
 import { buildBzImage } from "./bzimage.test-support.js";
 import { buildAoutKernel } from "./multiboot-image.test-support.js";
@@ -24,6 +25,7 @@ import {
   STATUS,
   waitFor,
 } from "./virtio-guest-driver.test-support.js";
+import { virtioMmioDeviceAml } from "./virtio-mmio-aml.js";
 import type { PcVirtioDevice } from "./virtio-platform.js";
 
 const MiB = 1024 * 1024;
@@ -278,32 +280,81 @@ describe("virtio-pci on the pc machine", () => {
 describe("what a kernel is told about virtio-mmio devices", () => {
   const mmio = (device: VirtioDevice = new VirtioRng()): PcVirtioDevice => ({ device, transport: "mmio" });
 
-  it("appends virtio_mmio.device= for each to a Linux command line", () => {
+  /** The command line a Linux kernel finds in guest RAM. */
+  const linuxCmdline = (machineType: "pc" | "isapc", cmdline: string, virtio: PcVirtioDevice[]) => {
     const pc = buildPc({
+      machineType,
       memoryBytes: 32 * MiB,
-      kernel: { image: buildBzImage(), cmdline: "console=ttyS0" },
-      virtio: [mmio(), { device: new VirtioRng(), transport: "pci" }, mmio()],
+      kernel: { image: buildBzImage(), cmdline },
+      virtio,
     });
     if (pc.kernel?.format !== "linux") throw new Error("expected a Linux kernel");
     const { start, end } = pc.kernel.placement.cmdline;
     const bytes = new Uint8Array(end - start - 1);
     pc.vm.memory.read(start, bytes);
-    expect(new TextDecoder().decode(bytes)).toBe(
-      "console=ttyS0 virtio_mmio.device=512@0xfeb00000:5 virtio_mmio.device=512@0xfeb00200:6",
+    return new TextDecoder().decode(bytes);
+  };
+
+  it("appends virtio_mmio.device= for each to a Linux command line when the kernel will not read the DSDT", () => {
+    const devices = () => [mmio(), { device: new VirtioRng(), transport: "pci" as const }, mmio()];
+    const parameters = "virtio_mmio.device=512@0xfeb00000:5 virtio_mmio.device=512@0xfeb00200:6";
+    expect(linuxCmdline("pc", "console=ttyS0 acpi=off", devices())).toBe(
+      `console=ttyS0 acpi=off ${parameters}`,
     );
-    const bare = buildPc({
+    expect(linuxCmdline("isapc", "console=ttyS0", [mmio(), mmio()])).toBe(`console=ttyS0 ${parameters}`);
+    expect(linuxCmdline("isapc", "", [mmio()])).toBe("virtio_mmio.device=512@0xfeb00000:5");
+    // With ACPI the DSDT describes them (below); naming them twice would make the kernel probe each twice.
+    expect(linuxCmdline("pc", "console=ttyS0", devices())).toBe("console=ttyS0");
+    expect(linuxCmdline("pc", "xacpi=off", devices())).toBe("xacpi=off");
+  });
+
+  it("describes each in the DSDT as an LNRO0005 device with its window and level, active-high IRQ", () => {
+    const pc = buildPc({
       memoryBytes: 32 * MiB,
       kernel: { image: buildBzImage(), cmdline: "" },
-      virtio: [mmio()],
+      virtio: [mmio(), mmio()],
     });
-    if (bare.kernel?.format !== "linux") throw new Error("expected a Linux kernel");
-    expect(bare.kernel.placement.cmdline.end - bare.kernel.placement.cmdline.start).toBe(
-      "virtio_mmio.device=512@0xfeb00000:5".length + 1,
-    );
+    expect(pc.firmwareTables?.description.virtioMmio).toEqual([
+      { address: 0xfeb00000, size: 0x200, irq: 5 },
+      { address: 0xfeb00200, size: 0x200, irq: 6 },
+    ]);
+    const dsdt = pc.firmwareTables?.placement.acpi?.tables.find((t) => t.signature === "DSDT");
+    if (dsdt === undefined) throw new Error("no DSDT");
+    const bytes = new Uint8Array(dsdt.length);
+    pc.vm.memory.read(dsdt.address, bytes);
+    // Each device's body, as iasl compiles the ASL of QEMU's microvm for it.
+    expect(
+      indexOf(bytes, virtioMmioDeviceAml(0, { address: 0xfeb00000, size: 0x200, irq: 5 })),
+    ).toBeGreaterThan(0);
+    expect(
+      indexOf(bytes, virtioMmioDeviceAml(1, { address: 0xfeb00200, size: 0x200, irq: 6 })),
+    ).toBeGreaterThan(0);
+    expect(
+      buildPc({ memoryBytes: 32 * MiB, kernel: { image: buildBzImage(), cmdline: "" } }).firmwareTables
+        ?.description.virtioMmio,
+    ).toBeUndefined();
+  });
+
+  it.skipIf(iaslMissing !== undefined)("writes the AML iasl makes of the microvm-style ASL", () => {
+    const asl = `Device (VR01)
+{
+    Name (_HID, "LNRO0005")
+    Name (_UID, One)
+    Name (_CCA, One)
+    Name (_CRS, ResourceTemplate ()
+    {
+        Memory32Fixed (ReadWrite, 0xFEB00200, 0x00000200)
+        Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive, ,, ) { 6 }
+    })
+}`;
+    expect([...virtioMmioDeviceAml(1, { address: 0xfeb00200, size: 0x200, irq: 6 })]).toEqual([
+      ...compileAslTerms(asl),
+    ]);
   });
 
   it("leaves a multiboot kernel's command line as it is", () => {
     const pc = buildPc({
+      machineType: "isapc", // where a Linux kernel would get the parameters
       memoryBytes: 16 * MiB,
       kernel: { image: HALTING_KERNEL, cmdline: "quiet" },
       virtio: [mmio()],
@@ -344,3 +395,11 @@ describe("what a kernel is told about virtio-mmio devices", () => {
     expect(isapc.firmwareTables?.description.isaInterruptOverrides).toEqual([]);
   });
 });
+
+function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}

@@ -15,8 +15,8 @@ import type { PcPci } from "./pci-platform.js";
  * The ISA IRQs of the virtio-mmio windows, in order: the ones the pc machine leaves free (0 timer, 1 keyboard, 2
  * cascade, 4 COM1, 8 RTC, 9 SCI, 10 and 11 PCI, 12 mouse and 13 FPU are taken). They are level-triggered and active
  * high (virtio-mmio holds its line while InterruptStatus is not 0): marked so in the ELCR for the 8259s and, with
- * direct kernel boot, in the MADT and MP table for the I/O APIC. The 8259s cannot see I/O APIC inputs 16-23, so
- * those stay unused and guests booted with `noapic` or `acpi=off` still get their interrupts.
+ * direct kernel boot, in the MADT, MP table and DSDT (withVirtioMmioDevices). The 8259s cannot see I/O APIC inputs
+ * 16-23, so those stay unused and guests booted with `noapic` or `acpi=off` still get their interrupts.
  */
 export const PC_VIRTIO_MMIO_IRQS: readonly number[] = [5, 6, 7, 3, 14, 15];
 /** The first PCI slot for devices: 00.0 is the i440FX, 01.0 the PIIX3. */
@@ -117,7 +117,7 @@ export type AttachedVirtioDevice =
       transport: VirtioMmioTransport;
       address: number;
       irq: number;
-      /** For the Linux command line (appended with direct kernel boot). */
+      /** For a Linux command line (appended with direct kernel boot when the kernel does not read the DSDT). */
       kernelParameter: string;
     }
   | { kind: "pci"; name: string; device: VirtioDevice; transport: VirtioPciTransport; slot: number };
@@ -161,27 +161,39 @@ export function attachVirtioDevices(
 }
 
 /**
- * The firmware description with the virtio-mmio IRQs level-triggered and active high (MADT interrupt source overrides
- * and MP table entries), when it has an I/O APIC; unchanged otherwise.
+ * The firmware description with the virtio-mmio transports in it: with ACPI, the DSDT describes each one (an
+ * LNRO0005 device with its window and IRQ, as on QEMU's microvm), and with an I/O APIC their IRQs are level-triggered
+ * and active high (MADT interrupt source overrides and MP table entries). Unchanged without virtio-mmio devices.
  */
-export function withVirtioMmioInterrupts(
+export function withVirtioMmioDevices(
   description: PcFirmwareDescription,
   attached: readonly AttachedVirtioDevice[],
 ): PcFirmwareDescription {
-  const irqs = attached.flatMap((a) => (a.kind === "mmio" ? [a.irq] : []));
-  if (description.ioApic === undefined || irqs.length === 0) return description;
-  const overrides: IsaInterruptOverride[] = irqs.map((irq) => ({
-    irq,
-    gsi: irq,
-    polarity: "active-high",
-    trigger: "level",
-  }));
+  const transports = attached.flatMap((a) =>
+    a.kind === "mmio" ? [{ address: a.address, size: VIRTIO_MMIO_SIZE, irq: a.irq }] : [],
+  );
+  if (transports.length === 0) return description;
+  const overrides: IsaInterruptOverride[] =
+    description.ioApic === undefined
+      ? []
+      : transports.map(({ irq }) => ({ irq, gsi: irq, polarity: "active-high", trigger: "level" }));
   const result: PcFirmwareDescription = {
     ...description,
     isaInterruptOverrides: [...description.isaInterruptOverrides, ...overrides].sort((a, b) => a.irq - b.irq),
+    virtioMmio: description.acpiPm === undefined ? undefined : transports,
   };
   checkFirmwareDescription(result);
   return result;
+}
+
+/**
+ * Whether a Linux kernel given `cmdline` on a machine with ACPI tables (`machineHasAcpi`) reads the DSDT, and so
+ * finds the virtio-mmio devices there: not on isapc, and not with `acpi=off`. Otherwise only virtio_mmio.device= on
+ * its command line can tell it (and then a kernel with CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES needs it; giving both would
+ * make it probe each device twice).
+ */
+export function linuxReadsAcpi(cmdline: string, machineHasAcpi: boolean): boolean {
+  return machineHasAcpi && !/(^|\s)acpi=off(\s|$)/.test(cmdline);
 }
 
 /** The free slots from 2 up, in order, minus the ones devices ask for; a RangeError for a slot taken twice. */
@@ -209,7 +221,7 @@ function setLevelTriggered(pic: Pic8259Pair, irq: number): void {
   pic.elcr.write(0, 0, elcr);
 }
 
-/** `cmdline` with the virtio_mmio.device= parameter of every virtio-mmio device appended (Linux kernels only). */
+/** `cmdline` with the virtio_mmio.device= parameter of every virtio-mmio device appended. */
 export function appendVirtioMmioKernelParameters(
   cmdline: string,
   attached: readonly AttachedVirtioDevice[],
