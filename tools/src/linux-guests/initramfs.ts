@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { type CpioEntry, writeCpioNewc } from "./cpio-newc.js";
-import { type ModuleSelection, modulesAliasText, modulesDepText } from "./kernel-modules.js";
+import { type ModuleSelection, modulesAliasText, modulesDepText, readModuleFile } from "./kernel-modules.js";
 
 /** A file tree to archive; parents are added on demand and entries come out sorted, parents first. */
 export class InitramfsTree {
@@ -84,7 +84,10 @@ export function linuxInitramfsTree(inputs: LinuxInitramfsInputs): InitramfsTree 
   const moduleRoot = `lib/modules/${inputs.kernelVersion}`;
   tree.directory(moduleRoot);
   for (const module of inputs.modules.modules) {
-    tree.file(`${moduleRoot}/${module.path}`, readFileSync(join(inputs.modulesDir, module.path)));
+    tree.file(
+      `${moduleRoot}/${module.path}`,
+      readModuleFile(inputs.modulesDir, module.source ?? module.path),
+    );
   }
   tree.file(`${moduleRoot}/modules.dep`, modulesDepText(inputs.modules));
   tree.file(`${moduleRoot}/modules.alias`, modulesAliasText(inputs.modules));

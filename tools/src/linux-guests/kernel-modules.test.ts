@@ -1,7 +1,10 @@
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
+import { linuxInitramfsTree } from "./initramfs.js";
 import {
   findModuleFiles,
   type KernelModule,
@@ -10,7 +13,9 @@ import {
   modulesAliasText,
   modulesDepText,
   readBuiltinModules,
+  readModuleFile,
   selectModules,
+  uncompressedModulePath,
 } from "./kernel-modules.js";
 import { elfFixture, FIXTURE_MODULES } from "./test-fixtures.js";
 
@@ -156,5 +161,101 @@ describe("reading an unpacked kernel's module tree", () => {
       aliases: ["virtio:d00000004v*"],
     });
     expect(loadModule(dir, "kernel/drivers/virtio/virtio.ko").depends).toEqual([]);
+  });
+});
+
+describe("compressed module files (.ko.xz, .ko.zst, .ko.gz)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsvmm-modules-z-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const hasTool = (tool: string) => spawnSync(tool, ["--version"], { stdio: "ignore" }).status === 0;
+  const module = (name: string, depends: string[]) =>
+    elfFixture({ bits: 32, modinfo: [`depends=${depends.join(",")}`, `name=${name}`] });
+  const put = (path: string, data: Uint8Array) => {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), data);
+  };
+  /** Compresses with the host's program, as a kernel built with CONFIG_MODULE_COMPRESS_* would. */
+  const compressWith = (tool: string, data: Uint8Array) =>
+    new Uint8Array(execFileSync(tool, ["-c", "-q"], { input: data }));
+
+  const plain = {
+    virtio: module("virtio", []),
+    virtio_blk: module("virtio_blk", ["virtio"]),
+    virtio_net: module("virtio_net", ["virtio"]),
+    virtio_rng: module("virtio_rng", ["virtio"]),
+  };
+  put("kernel/drivers/virtio/virtio.ko", plain.virtio);
+  // A compressed copy next to the plain file loses to it.
+  put("kernel/drivers/virtio/virtio.ko.gz", gzipSync(plain.virtio));
+  put("kernel/drivers/net/virtio_net.ko.gz", gzipSync(plain.virtio_net));
+  const tools = { xz: hasTool("xz"), zstd: hasTool("zstd") };
+  if (tools.xz) put("kernel/drivers/block/virtio_blk.ko.xz", compressWith("xz", plain.virtio_blk));
+  if (tools.zstd)
+    put("kernel/drivers/char/hw_random/virtio-rng.ko.zst", compressWith("zstd", plain.virtio_rng));
+
+  it("names them like plain modules and finds them, preferring a plain .ko", () => {
+    expect(moduleNameOf("kernel/drivers/char/hw_random/virtio-rng.ko.zst")).toBe("virtio_rng");
+    expect(moduleNameOf("virtio_blk.ko.xz")).toBe("virtio_blk");
+    expect(uncompressedModulePath("kernel/drivers/block/virtio_blk.ko.xz")).toBe(
+      "kernel/drivers/block/virtio_blk.ko",
+    );
+    expect(uncompressedModulePath("kernel/drivers/virtio/virtio.ko")).toBe("kernel/drivers/virtio/virtio.ko");
+    const found = findModuleFiles(dir);
+    expect(found.get("virtio")).toBe("kernel/drivers/virtio/virtio.ko");
+    expect(found.get("virtio_net")).toBe("kernel/drivers/net/virtio_net.ko.gz");
+    if (tools.xz) expect(found.get("virtio_blk")).toBe("kernel/drivers/block/virtio_blk.ko.xz");
+    if (tools.zstd) expect(found.get("virtio_rng")).toBe("kernel/drivers/char/hw_random/virtio-rng.ko.zst");
+  });
+
+  it("reads their .modinfo and puts them in the guest decompressed, as .ko", () => {
+    const found = findModuleFiles(dir);
+    const lookup = (name: string) => {
+      const file = found.get(name);
+      return file === undefined ? undefined : loadModule(dir, file);
+    };
+    const requested = [
+      "virtio_net",
+      ...(tools.xz ? ["virtio_blk"] : []),
+      ...(tools.zstd ? ["virtio_rng"] : []),
+    ];
+    const selection = selectModules(requested, lookup, new Set());
+    expect(lookup("virtio_net")).toEqual({
+      name: "virtio_net",
+      path: "kernel/drivers/net/virtio_net.ko",
+      source: "kernel/drivers/net/virtio_net.ko.gz",
+      depends: ["virtio"],
+      aliases: [],
+    });
+    expect(lookup("virtio")).not.toHaveProperty("source");
+
+    const tree = linuxInitramfsTree({
+      busybox: elfFixture({ bits: 32 }),
+      initScript: "#!/bin/sh\n",
+      kernelVersion: "6.1.0-99-686",
+      modulesDir: dir,
+      modules: selection,
+    });
+    const files = new Map(
+      tree.list().flatMap((entry) => (entry.kind === "file" ? [[entry.path, entry.data] as const] : [])),
+    );
+    for (const selected of selection.modules) {
+      const bytes = files.get(`lib/modules/6.1.0-99-686/${selected.path}`);
+      expect(new Uint8Array(bytes ?? []), selected.name).toEqual(plain[selected.name as keyof typeof plain]);
+    }
+    expect([...files.keys()].some((path) => /\.ko\.(xz|zst|gz)$/.test(path))).toBe(false);
+    expect(new TextDecoder().decode(files.get("lib/modules/6.1.0-99-686/modules.dep"))).toContain(
+      "kernel/drivers/net/virtio_net.ko: kernel/drivers/virtio/virtio.ko\n",
+    );
+  });
+
+  it("says which file it cannot decompress", () => {
+    put("kernel/broken.ko.gz", new Uint8Array([1, 2, 3]));
+    expect(() => readModuleFile(dir, "kernel/broken.ko.gz")).toThrow();
+    if (tools.xz) {
+      put("kernel/broken.ko.xz", new Uint8Array([1, 2, 3]));
+      expect(() => readModuleFile(dir, "kernel/broken.ko.xz")).toThrow(
+        /cannot decompress kernel\/broken\.ko\.xz/,
+      );
+    }
   });
 });

@@ -36,6 +36,11 @@ export type VirtioTransport = "pci" | "mmio";
 
 export interface VirtioQemuOptions {
   transport: VirtioTransport;
+  /**
+   * pci only: modern (virtio 1.x) devices without the legacy interface (disable-legacy=on, PCI device
+   * IDs 0x1040 + type), as a VMM that implements only the modern transport offers them.
+   */
+  modernOnly?: boolean;
   /** Raw disk images in order: the first is /dev/vda, the next /dev/vdb... */
   disks?: readonly string[];
   /** A virtio-rng device fed from the host's /dev/urandom (QEMU's default backend). */
@@ -67,6 +72,7 @@ export function virtioGuestCmdline(manifest: LinuxGuestManifest, options: Virtio
 export function virtioQemuCommandLine(manifest: LinuxGuestManifest, options: VirtioQemuOptions): string[] {
   const pci = options.transport === "pci";
   const kind = pci ? "pci" : "device";
+  const modern = pci && options.modernOnly ? ",disable-legacy=on" : "";
   const args = [
     manifest.qemu,
     "-M",
@@ -83,28 +89,28 @@ export function virtioQemuCommandLine(manifest: LinuxGuestManifest, options: Vir
     "-no-reboot",
   ];
   (options.disks ?? []).forEach((disk, index) => {
-    if (pci) args.push("-drive", `file=${disk},if=virtio,format=raw`);
+    if (pci && modern === "") args.push("-drive", `file=${disk},if=virtio,format=raw`);
     else
       args.push(
         "-drive",
         `id=vd${index},file=${disk},if=none,format=raw`,
         "-device",
-        `virtio-blk-device,drive=vd${index}`,
+        `virtio-blk-${kind},drive=vd${index}${modern}`,
       );
   });
-  if (options.rng) args.push("-device", `virtio-rng-${kind}`);
+  if (options.rng) args.push("-device", `virtio-rng-${kind}${modern}`);
   if (options.net !== undefined) {
     args.push(
       "-netdev",
       `${options.net.netdev},id=net0`,
       "-device",
-      `virtio-net-${kind},netdev=net0,mac=${options.net.mac}`,
+      `virtio-net-${kind},netdev=net0,mac=${options.net.mac}${modern}`,
     );
   }
   if (options.console !== undefined) {
     args.push(
       "-device",
-      `virtio-serial-${kind}`,
+      `virtio-serial-${kind}${modern}`,
       "-chardev",
       `${options.console.chardev},id=hvc0`,
       "-device",
