@@ -24,6 +24,7 @@ import {
 } from "./command-line.js";
 import { CommandLineError } from "./command-line-error.js";
 import { ESCAPE_HELP, EscapeKeys } from "./escape-keys.js";
+import { openStatsFile, STATS_FILE_ENV, type StatsFile } from "./stats-file.node.js";
 import { formatStatus, StatusLine, type StatusSample } from "./status-line.js";
 import { VERSION_TEXT } from "./version.js";
 import { type OpenedVirtioDevices, openVirtioDevices } from "./virtio-backends.node.js";
@@ -230,6 +231,26 @@ async function main(argv: string[]): Promise<number> {
     throw e;
   }
 
+  // Exit statistics on request (TSQEMU_STATS_FILE): for benchmarks that count exits around a guest's step.
+  const statsPath = process.env[STATS_FILE_ENV];
+  let stats: StatsFile | undefined;
+  if (statsPath !== undefined && statsPath !== "") {
+    try {
+      stats = openStatsFile(
+        statsPath,
+        {
+          vmStats: () => pc.vm.getStats(),
+          machineStats: () => ({ ...pc.machine.stats }),
+          guestNs: () => pc.vm.clock.nowNs(),
+        },
+        startMs,
+      );
+    } catch (e) {
+      await virtio.close();
+      fail(`${STATS_FILE_ENV}: could not open '${statsPath}': ${(e as Error).message}`);
+    }
+  }
+
   const stdin = process.stdin;
   const serialOnStdin = options.serial.kind === "stdio";
   const usesStdin =
@@ -269,6 +290,7 @@ async function main(argv: string[]): Promise<number> {
     }, 500);
 
   const exit = await pc.run();
+  stats?.close();
   // What the guest wrote reaches the disks before tsqemu exits; sockets and socket files are released.
   await virtio.close();
 
