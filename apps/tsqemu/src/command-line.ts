@@ -77,7 +77,7 @@ const MAX_ICOUNT_SHIFT = 10;
 
 /** -machine help: the machine types, as QEMU lists them. */
 export const MACHINE_HELP_TEXT = `Supported machines are:
-pc                   Standard PC (the default; PCI, ACPI and the IOAPIC are coming)
+pc                   Standard PC (i440FX + PIIX, 1996): PCI, ACPI, the IOAPIC (default)
 isapc                ISA-only PC
 `;
 
