@@ -6,7 +6,7 @@ export default defineProject({
   ssr: { resolve: { conditions: ["source"] } },
   test: {
     name: "tsqemu-linux",
-    include: ["test/**/*.e2e.test.ts"],
+    include: ["test/linux-boot.e2e.test.ts"],
     testTimeout: 30 * 60_000,
     hookTimeout: 30 * 60_000,
   },
