@@ -1,6 +1,6 @@
 export { type BlockBackend, BlockBackendError } from "./block/block-backend.js";
 export { MemoryBlockBackend, type MemoryBlockBackendOptions } from "./block/memory-block-backend.js";
-export { SnapshotBlockBackend } from "./block/snapshot-block-backend.js";
+export { SnapshotBlockBackend, type SnapshotBlockBackendOptions } from "./block/snapshot-block-backend.js";
 export {
   BLOCK_CONFIG_SIZE,
   BLOCK_ID_BYTES,

@@ -11,10 +11,15 @@ export interface BlockBackend {
   /** Makes every completed write durable (fsync for a file). */
   flush(): Promise<void>;
   /**
-   * Lets the backend deallocate a range; its contents afterwards are unspecified. Absent when the backend cannot
-   * discard, and then the device does not offer VIRTIO_BLK_F_DISCARD.
+   * Lets the backend deallocate a range; its contents afterwards are unspecified unless `discardZeroes`. Absent when
+   * the backend cannot discard, and then the device does not offer VIRTIO_BLK_F_DISCARD.
    */
   discard?(offset: number, length: number): Promise<void>;
+  /**
+   * discard() leaves the range reading back as zeroes (a hole punched in a file, say), so the device serves a
+   * WRITE_ZEROES whose guest allows unmapping with it instead of writing zeroes.
+   */
+  readonly discardZeroes?: boolean;
   /** Releases the storage; no call may follow. */
   close(): Promise<void>;
 }

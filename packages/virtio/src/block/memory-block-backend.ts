@@ -8,6 +8,8 @@ export interface MemoryBlockBackendOptions {
 export class MemoryBlockBackend implements BlockBackend {
   readonly bytes: Uint8Array;
   readonly readOnly: boolean;
+  /** discard() zeroes, so WRITE_ZEROES with UNMAP is served by it. */
+  readonly discardZeroes = true;
 
   /** A zeroed disk of `size` bytes, or one over `bytes` (used in place, not copied). */
   constructor(sizeOrBytes: number | Uint8Array, options: MemoryBlockBackendOptions = {}) {

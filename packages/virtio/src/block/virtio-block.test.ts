@@ -321,6 +321,54 @@ describe("virtio-blk discard and write zeroes", () => {
     expect(backend.bytes).toEqual(before);
   });
 
+  it("serves WRITE_ZEROES with UNMAP by a discard only when the backend's discard leaves zeroes", async () => {
+    const recording = (discardZeroes: boolean) => {
+      const inner = new MemoryBlockBackend(pattern(DISK_SIZE, 4));
+      const calls: string[] = [];
+      const backend = {
+        size: inner.size,
+        readOnly: false,
+        discardZeroes,
+        read: inner.read.bind(inner),
+        write: async (offset: number, src: Uint8Array) => {
+          calls.push(`write ${offset}+${src.length}`);
+          await inner.write(offset, src);
+        },
+        discard: async (offset: number, length: number) => {
+          calls.push(`discard ${offset}+${length}`);
+          await inner.discard(offset, length);
+        },
+        flush: async () => {},
+        close: async () => {},
+      };
+      return { inner, calls, device: new VirtioBlock({ backend }) };
+    };
+    const mayUnmap = (device: VirtioBlock) => {
+      const byte = new Uint8Array(1);
+      device.readConfig(56, byte);
+      return byte[0];
+    };
+    for (const discardZeroes of [true, false]) {
+      const { inner, calls, device } = recording(discardZeroes);
+      expect(mayUnmap(device)).toBe(discardZeroes ? 1 : 0);
+      const bench = new DeviceBench(device);
+      const request = bench.submit(0, {
+        readable: [
+          blockHeader(BlockRequestType.WriteZeroes),
+          blockSegments({ sector: 2, sectors: 2, flags: 1 }, { sector: 8, sectors: 1 }),
+        ],
+        writable: [1],
+      });
+      await settle();
+      expect(bench.writtenBytes(request)).toEqual(Uint8Array.of(BlockStatus.Ok));
+      expect(calls).toEqual([discardZeroes ? "discard 1024+1024" : "write 1024+1024", "write 4096+512"]);
+      expect(inner.bytes.subarray(1024, 2048).every((b) => b === 0)).toBe(true);
+      expect(inner.bytes.subarray(4096, 4608).every((b) => b === 0)).toBe(true);
+    }
+    expect(mayUnmap(setUp().device)).toBe(1);
+    expect(mayUnmap(setUp({ readOnly: true }).device)).toBe(0);
+  });
+
   it("answers DISCARD with UNSUPP when the driver did not negotiate it", async () => {
     const backend = new MemoryBlockBackend(pattern(DISK_SIZE));
     const before = backend.bytes.slice();

@@ -138,6 +138,8 @@ export class VirtioBlock implements VirtioDevice {
     view.setUint32(44, 1, true);
     view.setUint32(48, MAX_WRITE_ZEROES_SECTORS, true);
     view.setUint32(52, MAX_DISCARD_SEGMENTS, true);
+    // write_zeroes_may_unmap: a WRITE_ZEROES with UNMAP may deallocate when the backend's discard leaves zeroes.
+    this.config[56] = !this.readOnly && this.discardZeroes ? 1 : 0;
   }
 
   readConfig(offset: number, data: Uint8Array): void {
@@ -290,7 +292,7 @@ export class VirtioBlock implements VirtioDevice {
     const raw = new Uint8Array(segmentBytes);
     if (guestAccess(() => chain.read(BLOCK_REQUEST_HEADER_SIZE, raw)) !== raw.length) return ioError;
     const view = new DataView(raw.buffer);
-    const ranges: { offset: number; length: number }[] = [];
+    const ranges: { offset: number; length: number; unmap: boolean }[] = [];
     for (let i = 0; i < count; i++) {
       const at = i * BLOCK_SEGMENT_SIZE;
       const sectors = view.getUint32(at + 8, true);
@@ -301,18 +303,23 @@ export class VirtioBlock implements VirtioDevice {
       const length = sectors * SECTOR_SIZE;
       const offset = this.byteRange(view.getUint32(at, true), view.getUint32(at + 4, true), length);
       if (offset === undefined) return ioError;
-      ranges.push({ offset, length });
+      ranges.push({ offset, length, unmap: flags === SEGMENT_FLAG_UNMAP });
     }
     if (this.readOnly) return ioError;
 
     return this.trackWrite(activation, async () => {
-      for (const { offset, length } of ranges) {
+      for (const { offset, length, unmap } of ranges) {
         if (!activation.active) return ioError;
-        if (discard) await this.backend.discard!(offset, length);
+        if (discard || (unmap && this.discardZeroes)) await this.backend.discard!(offset, length);
         else await this.writeZeroes(offset, length);
       }
       return ok();
     });
+  }
+
+  /** Whether the backend's discard leaves zeroes, so a WRITE_ZEROES with UNMAP can deallocate (QEMU's MAY_UNMAP). */
+  private get discardZeroes(): boolean {
+    return this.backend.discard !== undefined && this.backend.discardZeroes === true;
   }
 
   private async writeZeroes(offset: number, length: number): Promise<void> {
