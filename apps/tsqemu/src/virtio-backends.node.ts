@@ -105,17 +105,21 @@ async function openDevice(
   }
 }
 
-/** A raw image, read-only under a copy-on-write overlay with -snapshot (the image is never written then). */
+/**
+ * A raw image, read-only under a copy-on-write overlay with -snapshot (the image is never written then). With
+ * discard=unmap the guest's discards punch holes in the image, or free overlay memory with -snapshot.
+ */
 async function openDrive(drive: DriveOptions, closers: (() => Promise<void>)[]): Promise<BlockBackend> {
   let file: FileBlockBackend;
+  const readOnly = drive.readOnly || drive.snapshot;
   try {
-    file = await FileBlockBackend.open(drive.path, { readOnly: drive.readOnly || drive.snapshot });
+    file = await FileBlockBackend.open(drive.path, { readOnly, discard: drive.discard && !readOnly });
   } catch (e) {
     throw new CommandLineError(`-drive ${drive.id}: Could not open '${drive.path}': ${describeError(e)}`);
   }
   closers.push(() => file.close());
   if (!drive.snapshot) return file;
-  const overlay = new SnapshotBlockBackend(file);
+  const overlay = new SnapshotBlockBackend(file, { discard: drive.discard });
   closers.push(() => overlay.close());
   return overlay;
 }

@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
+import { BlockFeature, hasFeature, VirtioBlock } from "@tsvmm/virtio";
 import { describe, expect, it } from "vitest";
 import { parseCommandLine } from "./command-line.js";
 import { CommandLineError } from "./command-line-error.js";
@@ -57,6 +58,43 @@ describe("openVirtioDevices", () => {
     client.destroy();
     await opened.close();
     expect(existsSync(socket)).toBe(false);
+  });
+
+  it("offers DISCARD on discard=unmap or on drives (the image, or its overlay under -snapshot), never read-only", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsqemu-discard-"));
+    const image = (name: string) => {
+      const path = join(dir, name);
+      writeFileSync(path, new Uint8Array(1 << 20).fill(0x5a), { flush: true });
+      return path;
+    };
+    const [plain, unmap, readOnly, snapshot] = ["plain.img", "unmap.img", "ro.img", "snap.img"].map(image);
+    const opened = await openVirtioDevices(
+      devices(
+        "-drive",
+        `file=${plain},if=virtio,format=raw`,
+        "-drive",
+        `file=${unmap},if=virtio,format=raw,discard=unmap`,
+        "-drive",
+        `file=${readOnly},if=virtio,format=raw,readonly=on,discard=unmap`,
+        "-drive",
+        `file=${snapshot},if=virtio,format=raw,snapshot=on,discard=on`,
+      ),
+      stdio(),
+    );
+    const disks = opened.devices.map((d) => d.device as VirtioBlock);
+    expect(disks.every((d) => d instanceof VirtioBlock)).toBe(true);
+    expect(disks.map((d) => hasFeature(d.features, BlockFeature.Discard))).toEqual([
+      false,
+      true,
+      false,
+      true,
+    ]);
+    expect(hasFeature(disks[2].features, BlockFeature.ReadOnly)).toBe(true);
+    await opened.close();
+    // Opening discarded nothing, and the -snapshot image was only read.
+    for (const path of [plain, unmap, readOnly, snapshot])
+      expect(readFileSync(path).every((b) => b === 0x5a)).toBe(true);
+    expect(statSync(snapshot).size).toBe(1 << 20);
   });
 
   it("closes what it opened when a later backend fails, and says what QEMU would", async () => {

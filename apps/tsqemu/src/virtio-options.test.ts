@@ -25,7 +25,14 @@ describe("-drive", () => {
         transport: "pci",
         pciSlot: undefined,
         kind: "block",
-        drive: { id: "virtio0", path: "disk.img", readOnly: false, snapshot: false, serial: undefined },
+        drive: {
+          id: "virtio0",
+          path: "disk.img",
+          readOnly: false,
+          snapshot: false,
+          discard: false,
+          serial: undefined,
+        },
       },
     ]);
     const two = virtio(
@@ -35,9 +42,41 @@ describe("-drive", () => {
       "file=b.img,if=virtio,format=raw,id=data,read-only=off,snapshot=on",
     );
     expect(two.map((d) => (d.kind === "block" ? d.drive : undefined))).toEqual([
-      { id: "virtio0", path: "a.img", readOnly: true, snapshot: false, serial: "ABC" },
-      { id: "data", path: "b.img", readOnly: false, snapshot: true, serial: undefined },
+      { id: "virtio0", path: "a.img", readOnly: true, snapshot: false, discard: true, serial: "ABC" },
+      { id: "data", path: "b.img", readOnly: false, snapshot: true, discard: false, serial: undefined },
     ]);
+  });
+
+  it("passes discards on with discard=unmap or on, and not with ignore, off or no discard= (QEMU's default)", () => {
+    const discard = (value: string | undefined) => {
+      const [disk] = virtio(
+        "-drive",
+        `file=d.img,if=virtio,format=raw${value === undefined ? "" : `,discard=${value}`}`,
+      );
+      return disk.kind === "block" ? disk.drive.discard : undefined;
+    };
+    expect([undefined, "ignore", "off", "unmap", "on"].map(discard)).toEqual([
+      false,
+      false,
+      false,
+      true,
+      true,
+    ]);
+    const [viaDevice] = virtio(
+      "-drive",
+      "file=d.img,if=none,id=d0,format=raw,discard=unmap",
+      "-device",
+      "virtio-blk-device,drive=d0",
+    );
+    expect(viaDevice).toMatchObject({ kind: "block", drive: { id: "d0", discard: true } });
+    const [withSnapshot] = virtio("-drive", "file=d.img,if=virtio,format=raw,discard=on", "-snapshot");
+    expect(withSnapshot).toMatchObject({ kind: "block", drive: { snapshot: true, discard: true } });
+    // QEMU's values only, as QEMU spells them.
+    for (const bad of ["yes", "true", "UNMAP", "", "trim"]) {
+      expect(error("-drive", `file=d.img,if=virtio,discard=${bad}`)).toBe(
+        `-drive file=d.img,if=virtio,discard=${bad}: Invalid discard option`,
+      );
+    }
   });
 
   it("takes a file name with a doubled comma, and -snapshot for every drive", () => {
@@ -68,14 +107,28 @@ describe("-drive", () => {
         transport: "mmio",
         pciSlot: undefined,
         kind: "block",
-        drive: { id: "d1", path: "b.img", readOnly: false, snapshot: false, serial: undefined },
+        drive: {
+          id: "d1",
+          path: "b.img",
+          readOnly: false,
+          snapshot: false,
+          discard: false,
+          serial: undefined,
+        },
       },
       {
         driver: "virtio-blk-pci",
         transport: "pci",
         pciSlot: 5,
         kind: "block",
-        drive: { id: "d0", path: "a.img", readOnly: false, snapshot: false, serial: "device-serial" },
+        drive: {
+          id: "d0",
+          path: "a.img",
+          readOnly: false,
+          snapshot: false,
+          discard: false,
+          serial: "device-serial",
+        },
       },
     ]);
   });

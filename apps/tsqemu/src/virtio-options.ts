@@ -15,6 +15,11 @@ export interface DriveOptions {
   readOnly: boolean;
   /** Writes go to a copy-on-write overlay in memory and the image is only read (-snapshot or snapshot=on). */
   snapshot: boolean;
+  /**
+   * discard=unmap (or on): the guest's discards free the range (a hole punched in the image, or overlay memory
+   * with -snapshot). false: discard=ignore (or off), QEMU's default.
+   */
+  discard: boolean;
   serial: string | undefined;
 }
 
@@ -109,7 +114,13 @@ const DEVICE_PROPERTIES: Record<DeviceKind, readonly string[]> = {
 /** Disk formats QEMU knows that tsqemu cannot read. */
 const UNSUPPORTED_FORMATS = new Set(["qcow2", "qcow", "qed", "vmdk", "vdi", "vhdx", "vpc", "luks", "dmg"]);
 const CACHE_MODES = new Set(["none", "writeback", "writethrough", "directsync", "unsafe"]);
-const DISCARD_MODES = new Set(["ignore", "off", "unmap", "on"]);
+/** QEMU's discard= values, and whether each passes discards on (bdrv_parse_discard_flags). */
+const DISCARD_MODES = new Map([
+  ["ignore", false],
+  ["off", false],
+  ["unmap", true],
+  ["on", true],
+]);
 const AIO_MODES = new Set(["threads", "native", "io_uring"]);
 const DRIVE_KEYS = new Set([
   "file",
@@ -346,7 +357,9 @@ function parseDrive(
     fail(media === "cdrom" ? "tsqemu has no CD-ROM drive" : `'${media}' invalid media`);
   }
   checkChoice(opts, "cache", CACHE_MODES, "invalid cache option", fail);
-  checkChoice(opts, "discard", DISCARD_MODES, "Invalid discard option", fail);
+  const discardText = opts.get("discard") ?? "ignore";
+  const discard = DISCARD_MODES.get(discardText);
+  if (discard === undefined) fail("Invalid discard option");
   checkChoice(opts, "aio", AIO_MODES, "invalid aio option", fail);
   const detectZeroes = opts.get("detect-zeroes");
   if (detectZeroes !== undefined && detectZeroes !== "off") {
@@ -359,7 +372,8 @@ function parseDrive(
   const readOnly = driveBoolean(opts, "readonly", fail) ?? driveBoolean(opts, "read-only", fail) ?? false;
   const snapshot = (driveBoolean(opts, "snapshot", fail) ?? false) || globalSnapshot;
   if (path === "") fail("file= needs a path");
-  const drive = path === undefined ? undefined : { id, path, readOnly, snapshot, serial: opts.get("serial") };
+  const drive =
+    path === undefined ? undefined : { id, path, readOnly, snapshot, discard, serial: opts.get("serial") };
   return { id, drive, text, interface: bus, usedBy: undefined };
 }
 
