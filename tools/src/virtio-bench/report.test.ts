@@ -62,7 +62,7 @@ describe("formatExitsTable", () => {
       haltExits: 32,
       irqWindowExits: 0,
       timesliceExits: 5000,
-      interruptsInjected: 128,
+      apicAccesses: 128,
       instructions: 64_000_000,
     };
     const table = formatExitsTable([run(20, 40, counters)], STEPS, 64);
