@@ -151,8 +151,9 @@ export class FileBlockBackend implements BlockBackend {
 }
 
 /**
- * Whether the file's filesystem punches holes, asked without touching the image: a hole punched at the end of the
- * file, where KEEP_SIZE makes it a no-op. Any failure counts as no.
+ * Whether the file's filesystem punches holes, asked without touching the image: a 1-byte hole punched just past
+ * its end, where KEEP_SIZE leaves size and contents alone (at most blocks preallocated past the end are freed).
+ * Any failure counts as no.
  */
 async function canPunchHoles(puncher: HolePuncher, fd: number, size: number): Promise<boolean> {
   try {
