@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createConnection, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { BootingGuest, MINUTE } from "./booting-guest.js";
 import { ensureE2fsprogs, ext4ImageIsClean, makeExt4Image, readExt4File } from "./ext4-image.js";
 import { findLinuxGuest, type GuestManifest } from "./linux-guest-manifest.js";
@@ -42,9 +42,6 @@ function skipReason(): { guest: GuestManifest } | { reason: string } {
 const found = skipReason();
 if ("reason" in found)
   console.warn(`virtio-linux.e2e.test.ts: skipping the virtio Linux boots: ${found.reason}`);
-
-const work = mkdtempSync(join(tmpdir(), "tsqemu-virtio-linux-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const md5 = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("hex");
 
@@ -142,6 +139,7 @@ class VirtioVm {
   constructor(
     readonly setup: VmSetup,
     private readonly guest: GuestManifest,
+    work: string,
   ) {
     this.dir = join(work, setup.label);
     const root = join(this.dir, "root");
@@ -228,6 +226,8 @@ describe.skipIf("reason" in found)("the virtio Linux guest on tsqemu (Debian i38
     const { guest } = found;
     const virtio = virtioManifest(guest);
     const port = await freePort();
+    const work = mkdtempSync(join(tmpdir(), "tsqemu-virtio-linux-"));
+    onTestFinished(() => rmSync(work, { recursive: true, force: true }));
     const pci = new VirtioVm(
       {
         label: "pci",
@@ -238,6 +238,7 @@ describe.skipIf("reason" in found)("the virtio Linux guest on tsqemu (Debian i38
         netdev: `socket,listen=127.0.0.1:${port}`,
       },
       guest,
+      work,
     );
     const mmio = new VirtioVm(
       {
@@ -249,6 +250,7 @@ describe.skipIf("reason" in found)("the virtio Linux guest on tsqemu (Debian i38
         netdev: `socket,connect=127.0.0.1:${port}`,
       },
       guest,
+      work,
     );
     try {
       // A opens its backends (the listening socket among them) before its guest starts; B connects to it.
