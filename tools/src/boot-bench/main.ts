@@ -1,10 +1,10 @@
 // `pnpm bench:boot`: seconds from process start to the Linux guest's boot marker on tsqemu, QEMU TCG and v86,
 // and with --profile, where tsqemu's boot time goes. See README.md beside this file.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { benchOutputDirectory } from "../benchmarks-file.js";
 import { fileSafeVersion } from "../linux-guests/debian-packages.js";
 import { defaultGuestCacheDir, ensureLinuxGuest, type LinuxGuestManifest } from "../linux-guests/index.js";
 import { type BootRun, bootUntilMarker, type EmulatorCommand } from "./boot-until-marker.js";
@@ -38,9 +38,7 @@ another on the same machine; each is killed when the marker appears. QEMU and v8
 const log = (line: string) => process.stderr.write(`bench:boot: ${line}\n`);
 
 function outputDirectory(options: BenchOptions): string {
-  if (options.outDir === undefined) return mkdtempSync(join(tmpdir(), "tsvmm-boot-bench-"));
-  mkdirSync(options.outDir, { recursive: true });
-  return options.outDir;
+  return benchOutputDirectory(options.outDir, "tsvmm-boot-bench-");
 }
 
 function vgaBios(): string {

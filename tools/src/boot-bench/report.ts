@@ -1,4 +1,5 @@
 // The markdown a boot benchmark run prints (and appends to BENCHMARKS.md): the table and its context.
+import { appendToBenchmarkSection } from "../benchmarks-file.js";
 import type { BootOutcome } from "./boot-until-marker.js";
 import type { EmulatorName } from "./options.js";
 
@@ -112,13 +113,5 @@ export function formatRunSection(context: SectionContext, rows: readonly BootRes
 
 /** `existing` with the run block appended, under the "Linux boot" section (created at the end if missing). */
 export function appendRunSection(existing: string, section: string, sectionIntro: string): string {
-  const base = existing.endsWith("\n") || existing.length === 0 ? existing : `${existing}\n`;
-  const headingAt = base.search(new RegExp(`^${SECTION_HEADING}\\b`, "m"));
-  if (headingAt < 0) return `${base}\n${SECTION_HEADING}\n\n${sectionIntro}\n\n${section}`;
-  // Insert before the next "## " section after ours, or at the end.
-  const rest = base.slice(headingAt + SECTION_HEADING.length);
-  const next = rest.search(/^## /m);
-  if (next < 0) return `${base}\n${section}`;
-  const at = headingAt + SECTION_HEADING.length + next;
-  return `${base.slice(0, at)}${section}\n${base.slice(at)}`;
+  return appendToBenchmarkSection(existing, SECTION_HEADING, section, sectionIntro);
 }

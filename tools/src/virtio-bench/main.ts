@@ -1,9 +1,9 @@
 // `pnpm bench:virtio`: virtio-blk sequential direct-I/O throughput inside the Linux virtio guest on QEMU TCG and on
 // tsqemu with the same command line, and tsqemu's exits per MiB. See tools/README.md, "The virtio benchmark".
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { benchOutputDirectory } from "../benchmarks-file.js";
 import { commandOutput, loadAverage, machineInfo, parseQemuVersion } from "../boot-bench/host-info.js";
 import { ensureLinuxGuest, type LinuxGuestManifest, VIRTIO_BENCH_PARAMETERS } from "../linux-guests/index.js";
 import { type BenchCommand, runBench } from "./bench-run.js";
@@ -25,9 +25,7 @@ one run after another; the ratio is tsqemu's median MiB/s over QEMU's. tsqemu's 
 const log = (line: string) => process.stderr.write(`bench:virtio: ${line}\n`);
 
 function outputDirectory(options: VirtioBenchOptions): string {
-  if (options.outDir === undefined) return mkdtempSync(join(tmpdir(), "tsvmm-virtio-bench-"));
-  mkdirSync(options.outDir, { recursive: true });
-  return options.outDir;
+  return benchOutputDirectory(options.outDir, "tsvmm-virtio-bench-");
 }
 
 function tsqemuVersion(): string {

@@ -1,5 +1,6 @@
 // The markdown a virtio benchmark run prints (and appends to BENCHMARKS.md): throughput on both emulators with
 // the ratio, and tsqemu's exits per MiB.
+import { appendToBenchmarkSection } from "../benchmarks-file.js";
 import { formatRatio } from "../boot-bench/report.js";
 
 /** One timed step as one run saw it. */
@@ -179,12 +180,5 @@ export function formatVirtioBenchSection(
 
 /** `existing` with the run block appended under the virtio-blk section (created at the end if missing). */
 export function appendVirtioBenchSection(existing: string, section: string, sectionIntro: string): string {
-  const base = existing.endsWith("\n") || existing.length === 0 ? existing : `${existing}\n`;
-  const headingAt = base.search(new RegExp(`^${SECTION_HEADING}\\b`, "m"));
-  if (headingAt < 0) return `${base}\n${SECTION_HEADING}\n\n${sectionIntro}\n\n${section}`;
-  const rest = base.slice(headingAt + SECTION_HEADING.length);
-  const next = rest.search(/^## /m);
-  if (next < 0) return `${base}\n${section}`;
-  const at = headingAt + SECTION_HEADING.length + next;
-  return `${base.slice(0, at)}${section}\n${base.slice(at)}`;
+  return appendToBenchmarkSection(existing, SECTION_HEADING, section, sectionIntro);
 }
