@@ -6,6 +6,10 @@ export interface BlockBackend {
   readonly size: number;
   /** Writes, discards and write-zeroes are refused (the device offers VIRTIO_BLK_F_RO). */
   readonly readOnly: boolean;
+  /**
+   * Fills all of `dst`. The buffers of read() and write() are lent for the call only: the device reuses them for
+   * other requests once the promise settles, so a backend copies what it keeps.
+   */
   read(offset: number, dst: Uint8Array): Promise<void>;
   write(offset: number, src: Uint8Array): Promise<void>;
   /** Makes every completed write durable (fsync for a file). */

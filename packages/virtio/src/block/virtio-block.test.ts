@@ -429,6 +429,52 @@ describe("virtio-blk asynchronous completion", () => {
     expect(bench.usedLength(write)).toBe(1);
   });
 
+  it("reuses its host transfer buffers across requests, and gives requests in flight together their own", async () => {
+    const gated = new GatedBlockBackend(new MemoryBlockBackend(pattern(DISK_SIZE, 5)));
+    const lent: ArrayBufferLike[] = [];
+    const recording = {
+      size: gated.size,
+      readOnly: false,
+      read: (offset: number, dst: Uint8Array) => {
+        lent.push(dst.buffer);
+        return gated.read(offset, dst);
+      },
+      write: (offset: number, src: Uint8Array) => {
+        lent.push(src.buffer);
+        return gated.write(offset, src);
+      },
+      flush: () => gated.flush(),
+      close: async () => {},
+    };
+    const bench = new DeviceBench(new VirtioBlock({ backend: recording }));
+    // Two writes in flight at once, with different data: each needs its own buffer.
+    const writes = [1, 2].map((n) =>
+      bench.offer(0, {
+        readable: [blockHeader(BlockRequestType.Out, n), new Uint8Array(512).fill(n)],
+        writable: [1],
+      }),
+    );
+    bench.kick(0);
+    await settle();
+    expect(lent.length).toBe(2);
+    expect(lent[0]).not.toBe(lent[1]);
+    gated.release();
+    gated.release();
+    await settle();
+    for (const write of writes) expect(bench.writtenBytes(write)).toEqual(Uint8Array.of(BlockStatus.Ok));
+    // Then sequential reads: both land in memory the writes used, and each gets its own sector's data.
+    for (const n of [1, 2]) {
+      const read = bench.submit(0, { readable: [blockHeader(BlockRequestType.In, n)], writable: [512, 1] });
+      await settle();
+      gated.release();
+      await settle();
+      expect(bench.writtenBytes(read)).toEqual(Uint8Array.of(...new Uint8Array(512).fill(n), BlockStatus.Ok));
+    }
+    expect(lent.length).toBe(4);
+    expect([lent[0], lent[1]]).toContain(lent[2]);
+    expect(lent[3]).toBe(lent[2]);
+  });
+
   it("drops completions that arrive after a reset, and serves the re-activated device normally", async () => {
     const gated = new GatedBlockBackend(new MemoryBlockBackend(pattern(DISK_SIZE)));
     const device = new VirtioBlock({ backend: gated });

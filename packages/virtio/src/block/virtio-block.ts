@@ -8,6 +8,7 @@ import { DeviceActivation, guestAccess } from "../device-activation.js";
 import { type FeatureWords, featureWords, hasFeature } from "../features.js";
 import type { DescriptorChain, Virtqueue } from "../virtqueue.js";
 import type { BlockBackend } from "./block-backend.js";
+import { TransferBufferPool } from "./transfer-buffers.js";
 
 /** virtio-blk feature bits (spec 5.2.3). */
 export const BlockFeature = {
@@ -62,6 +63,8 @@ const MAX_WRITE_ZEROES_SECTORS = 0x4_0000;
 /** Data moves between guest memory and the backend in pieces of at most this size, so no request can make the
  * host allocate a buffer as large as guest RAM. */
 const TRANSFER_CHUNK = 1 << 20;
+/** Transfer buffers kept between requests: enough for a few requests in flight, at most 4 MiB held while idle. */
+const KEPT_TRANSFER_BUFFERS = 4;
 
 export interface VirtioBlockOptions {
   backend: BlockBackend;
@@ -96,6 +99,7 @@ export class VirtioBlock implements VirtioDevice {
   private readonly id: Uint8Array;
   private readonly config = new Uint8Array(BLOCK_CONFIG_SIZE);
   private activation: DeviceActivation | undefined;
+  private readonly transferBuffers = new TransferBufferPool(TRANSFER_CHUNK, KEPT_TRANSFER_BUFFERS);
   /** Writes (OUT, DISCARD, WRITE_ZEROES) not finished yet, across activations: a FLUSH waits for them. */
   private readonly writesInFlight = new Set<Promise<unknown>>();
   /** Every request not completed yet (drain() waits for them). */
@@ -251,10 +255,16 @@ export class VirtioBlock implements VirtioDevice {
     length: number,
   ): Promise<Outcome> {
     for (let done = 0; done < length; done += TRANSFER_CHUNK) {
-      const piece = new Uint8Array(Math.min(TRANSFER_CHUNK, length - done));
-      await this.backend.read(offset + done, piece);
-      if (!activation.active) return ioError;
-      if (guestAccess(() => chain.write(done, piece)) !== piece.length) return ioError;
+      const copied = await this.transferBuffers.with(
+        Math.min(TRANSFER_CHUNK, length - done),
+        async (piece) => {
+          await this.backend.read(offset + done, piece);
+          // After a reset the guest's buffers are no longer ours to write.
+          if (!activation.active) return false;
+          return guestAccess(() => chain.write(done, piece)) === piece.length;
+        },
+      );
+      if (!copied) return ioError;
     }
     return ok(length);
   }
@@ -268,10 +278,16 @@ export class VirtioBlock implements VirtioDevice {
     for (let done = 0; done < length; done += TRANSFER_CHUNK) {
       // After a reset the guest's buffers are no longer ours to read.
       if (!activation.active) return ioError;
-      const piece = new Uint8Array(Math.min(TRANSFER_CHUNK, length - done));
-      const read = guestAccess(() => chain.read(BLOCK_REQUEST_HEADER_SIZE + done, piece));
-      if (read !== piece.length) return ioError;
-      await this.backend.write(offset + done, piece);
+      const written = await this.transferBuffers.with(
+        Math.min(TRANSFER_CHUNK, length - done),
+        async (piece) => {
+          const read = guestAccess(() => chain.read(BLOCK_REQUEST_HEADER_SIZE + done, piece));
+          if (read !== piece.length) return false;
+          await this.backend.write(offset + done, piece);
+          return true;
+        },
+      );
+      if (!written) return ioError;
     }
     return ok();
   }
