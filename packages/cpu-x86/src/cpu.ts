@@ -125,6 +125,11 @@ export interface CpuOptions {
   cpuidAdjust?: (leaf: number, subleaf: number, out: Int32Array) => void;
   /** The x87 FERR# output (unmasked exception pending with CR0.NE=0); a PC host routes it to IRQ13. */
   onFerr?: (asserted: boolean) => void;
+  /**
+   * REP MOVS/STOS over RAM run a page at a time with typed-array copies (default). Tests turn this
+   * off to compare against the element-by-element loop, which must give the same results.
+   */
+  stringFastPath?: boolean;
 }
 
 /**
@@ -137,6 +142,8 @@ export interface CpuOptions {
  */
 export class Cpu implements CodeSource {
   readonly model: CpuModel;
+  /** CpuOptions.stringFastPath. */
+  readonly stringFastPath: boolean;
   /** EAX..EDI (R8..R15 later), as int32; 16- and 8-bit views alias the same bytes. */
   readonly regs = new Int32Array(16);
   readonly regs16 = new Uint16Array(this.regs.buffer);
@@ -267,6 +274,7 @@ export class Cpu implements CodeSource {
   constructor(memory: PhysicalMemory, options: CpuOptions = {}) {
     this.physicalMemory = memory;
     this.model = options.model ?? CPU_MODEL_P6;
+    this.stringFastPath = options.stringFastPath ?? true;
     this.decodeProfile = decodeProfileFor(this.model);
     // Instruction-set extensions decode only when the model has them (and the executor implements them).
     this.decodeExtensions = (this.model.featuresEdx & FEATURE_FXSR) !== 0 ? EXT_FXSR : 0;

@@ -3,6 +3,7 @@ import type { Cpu } from "./cpu.js";
 import type { Instruction } from "./decoder.js";
 import { SIZE32 } from "./flags.js";
 import { ECX, EDI, ES, ESI, EXC_GP, FLAG_DF } from "./registers.js";
+import { repeatWithinPage } from "./string-fast-path.js";
 
 export const STRING_MOVS = 0;
 export const STRING_CMPS = 1;
@@ -35,12 +36,33 @@ export function stringInstruction(cpu: Cpu, insn: Instruction, kind: number, siz
   }
   const conditional = kind === STRING_CMPS || kind === STRING_SCAS;
   const untilEqual = insn.rep === 0xf2; // REPNE stops on ZF=1, REPE on ZF=0
+  // Ascending MOVS/STOS over RAM run a page at a time (string-fast-path.ts); the 80286's late limit
+  // check stays element by element.
+  const wholePages =
+    (kind === STRING_MOVS || kind === STRING_STOS) &&
+    step > 0 &&
+    cpu.stringFastPath &&
+    !cpu.model.stringOverrunAfterUpdate;
   for (let n = 0; ; n++) {
     const count = address32 ? regs[ECX] : regs[ECX] & 0xffff;
     if (count === 0) return;
     if (n === ITERATIONS_PER_STEP) {
       cpu.eip = cpu.instructionStart;
       return;
+    }
+    if (wholePages) {
+      const done = repeatWithinPage(
+        cpu,
+        insn,
+        kind === STRING_MOVS,
+        size,
+        addressMask,
+        ITERATIONS_PER_STEP - n,
+      );
+      if (done > 0) {
+        n += done - 1; // the loop's n++ counts the last one
+        continue;
+      }
     }
     iteration(cpu, insn, kind, size, step, addressMask);
     if (address32) regs[ECX] = count - 1;
