@@ -56,11 +56,18 @@ function blockRequest(type: number, sector: number): Uint8Array {
 }
 
 /** Host entropy that arrives only after `delayMs`, like a slow device file. */
-class DelayedEntropy implements EntropySource {
+/** Entropy held back until the test opens the gate, so the test, not host timing, decides when it arrives. */
+class GatedEntropy implements EntropySource {
   private readonly source = new CryptoEntropySource();
-  constructor(private readonly delayMs: number) {}
+  private openGate!: () => void;
+  private readonly gate = new Promise<void>((resolve) => {
+    this.openGate = resolve;
+  });
+  open(): void {
+    this.openGate();
+  }
   async fill(dst: Uint8Array): Promise<void> {
-    await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    await this.gate;
     await this.source.fill(dst);
   }
 }
@@ -150,20 +157,24 @@ describe("virtio-mmio on the pc machine", () => {
       .outByte(0xf4, 0x25)
       .hlt()
       .rom();
+    const entropy = new GatedEntropy();
     const pc = buildPc({
       memoryBytes: 16 * MiB,
       firmware: rom,
       debugExit: { iobase: 0xf4, iosize: 1 },
-      virtio: [{ device: new VirtioRng({ source: new DelayedEntropy(30) }), transport: "mmio" }],
+      virtio: [{ device: new VirtioRng({ source: entropy }), transport: "mmio" }],
     });
     const buses = new GuestBuses(pc.machine);
     const driver = new MmioGuestDriver(buses, 0xfeb00000);
     const queue = new GuestSplitQueue(pc.vm.memory, QUEUE_BASE, 8);
     driver.initialize([queue]);
     queue.add([], [64]);
-    driver.notify(0); // the entropy arrives 30 ms from now, long after the guest halted
-    expect(await pc.run()).toEqual({ kind: "debug-exit", status: (0x25 << 1) | 1 });
-    expect(pc.machine.stats.idleSleeps).toBeGreaterThan(0);
+    driver.notify(0);
+    const run = pc.run();
+    // The entropy arrives only once the halted guest has put the run loop to sleep (no timer could wake it).
+    await waitFor(() => pc.machine.stats.idleSleeps > 0, "the run loop to sleep");
+    entropy.open();
+    expect(await run).toEqual({ kind: "debug-exit", status: (0x25 << 1) | 1 });
     const [used] = queue.takeUsed();
     expect(used.length).toBe(64);
   });
