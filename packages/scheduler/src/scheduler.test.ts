@@ -53,10 +53,16 @@ describe("RoundRobinScheduler", () => {
             s.next();
           }
           const runnable = [0, 1, 2, 3, 4, 5].filter((id) => s.isRunnable(id));
+          if (runnable.length === 0) {
+            expect(s.next()).toBeUndefined();
+            return;
+          }
           const served = new Set(runnable.map(() => s.next()));
-          expect([...served].sort()).toEqual(runnable.length ? runnable : [undefined]);
+          expect([...served].sort()).toEqual(runnable);
         },
       ),
+      // Every entity blocked: a counterexample found by a random seed in a loaded CI-style run.
+      { examples: [[[[5, false], [2, false], [1, false], [0, false], [4, false], [3, false]]]] },
     );
   });
 });
