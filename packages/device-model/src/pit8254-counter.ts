@@ -311,6 +311,7 @@ export class PitCounter {
     this.readHighByteNext = false;
     this.active = false;
     this.reloadAtElapsed = NONE;
+    this.reloadIntoLowHalf = false; // stale from an earlier mode 3 reload, it would not survive a snapshot
   }
 
   private writeCount(value: number, now: number): void {
