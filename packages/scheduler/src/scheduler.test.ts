@@ -62,7 +62,20 @@ describe("RoundRobinScheduler", () => {
         },
       ),
       // Every entity blocked: a counterexample found by a random seed in a loaded CI-style run.
-      { examples: [[[[5, false], [2, false], [1, false], [0, false], [4, false], [3, false]]]] },
+      {
+        examples: [
+          [
+            [
+              [5, false],
+              [2, false],
+              [1, false],
+              [0, false],
+              [4, false],
+              [3, false],
+            ],
+          ],
+        ],
+      },
     );
   });
 });
