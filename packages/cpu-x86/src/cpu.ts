@@ -60,6 +60,7 @@ import {
   SS,
 } from "./registers.js";
 import { loadDataSegmentProtected } from "./segment-load.js";
+import { isStraightLine } from "./straight-line.js";
 import { checkIoPermission } from "./system-instructions.js";
 import { X87 } from "./x87/x87.js";
 
@@ -130,6 +131,12 @@ export interface CpuOptions {
    * off to compare against the element-by-element loop, which must give the same results.
    */
   stringFastPath?: boolean;
+  /**
+   * Cached straight-line instructions (straight-line.ts) of one code page run back to back, without the
+   * per-instruction checks for interrupts, breakpoints and single-step that they cannot change (default).
+   * Tests turn this off to compare against one full step per instruction, which must give the same results.
+   */
+  straightLineRuns?: boolean;
 }
 
 /**
@@ -144,6 +151,8 @@ export class Cpu implements CodeSource {
   readonly model: CpuModel;
   /** CpuOptions.stringFastPath. */
   readonly stringFastPath: boolean;
+  /** CpuOptions.straightLineRuns. */
+  readonly straightLineRuns: boolean;
   /** EAX..EDI (R8..R15 later), as int32; 16- and 8-bit views alias the same bytes. */
   readonly regs = new Int32Array(16);
   readonly regs16 = new Uint16Array(this.regs.buffer);
@@ -275,6 +284,7 @@ export class Cpu implements CodeSource {
     this.physicalMemory = memory;
     this.model = options.model ?? CPU_MODEL_P6;
     this.stringFastPath = options.stringFastPath ?? true;
+    this.straightLineRuns = options.straightLineRuns ?? true;
     this.decodeProfile = decodeProfileFor(this.model);
     // Instruction-set extensions decode only when the model has them (and the executor implements them).
     this.decodeExtensions = (this.model.featuresEdx & FEATURE_FXSR) !== 0 ? EXT_FXSR : 0;
@@ -572,7 +582,7 @@ export class Cpu implements CodeSource {
         return STOP_IRQ_WINDOW;
       }
       this.interruptShadow = false;
-      this.step();
+      if (!(this.quiet() && this.runInPage(end))) this.step();
       if (this.stopReason !== STOP_NONE) {
         if (this.readPending) {
           // Writes of completed REP iterations precede the read that stopped the next one.
@@ -596,6 +606,84 @@ export class Cpu implements CodeSource {
     access.write = false;
     access.value = 0;
     return read.kind === ACCESS_IO ? STOP_IO : STOP_MMIO;
+  }
+
+  /**
+   * True when nothing the run loop checks between instructions can matter until a non-straight-line
+   * instruction runs: no event waiting (they are injected only between run() calls), no single-step, no
+   * breakpoints, RF clear. Then runInPage may skip those checks.
+   */
+  private quiet(): boolean {
+    return (
+      this.straightLineRuns &&
+      this.pendingInterrupt < 0 &&
+      !this.nmiPending &&
+      !this.requestInterruptWindow &&
+      (this.flags.bits & (FLAG_TF | FLAG_RF)) === 0 &&
+      (this.debugRegisters.control & 0xff) === 0 &&
+      !this.deferredSingleStep &&
+      !this.deferredDataBreakpoint
+    );
+  }
+
+  /**
+   * Runs the decoded straight-line instructions (straight-line.ts) of the current code page back to back,
+   * near branches within the page included: the fetch checks (TLB tag, code size, decoded-instruction
+   * cache) are made once, and none of these instructions can change what they checked. It stops before
+   * an instruction that is not cached or not straight-line, when the code leaves the page, when a write
+   * dropped decoded code, at a host access or a fault, and at `end`. Returns false, having run nothing,
+   * when the first instruction is not one it may run: step() takes it.
+   */
+  private runInPage(end: number): boolean {
+    const icache = this.instructionCache;
+    const generation = icache.generation;
+    if (this.codeGeneration !== generation) return false; // fetchInstruction refreshes the frames first
+    const base = this.segBase[CS];
+    const limit = this.segLimit[CS] >>> 0;
+    const code32 = this.code32;
+    const ipMask = this.ipMask;
+    let eip = this.eip;
+    const page = ((base + eip) | 0) >>> 12;
+    const e = page & TLB_MASK;
+    const tlb = this.tlb;
+    if (tlb.executeTag[e] !== page || this.tlbCodeFrame[e] !== tlb.physicalPage[e]) return false;
+    const code = this.tlbCode[e];
+    let ran = false;
+    try {
+      for (;;) {
+        const insn = code[(base + eip) & 0xfff];
+        if (
+          insn === undefined ||
+          !insn.straightLine ||
+          insn.decodedAs32 !== code32 ||
+          (eip + insn.length - 1) >>> 0 > limit
+        ) {
+          return ran;
+        }
+        this.instructionStart = eip;
+        this.replayCursor = 0;
+        this.eip = (eip + insn.length) & ipMask;
+        execute(this, insn);
+        this.instructionCount++;
+        this.replayedReadCount = 0;
+        this.committedWriteCount = this.queuedWriteCount;
+        ran = true;
+        if (
+          this.stopReason !== STOP_NONE ||
+          this.queuedWriteCount > 0 ||
+          icache.generation !== generation ||
+          this.instructionCount >= end
+        ) {
+          return true;
+        }
+        eip = this.eip;
+        if (((base + eip) | 0) >>> 12 !== page) return true;
+      }
+    } catch (e) {
+      if (e !== ABORT) throw e;
+      this.abandonInstruction();
+      return true;
+    }
   }
 
   /** Decodes and executes one instruction; faults are delivered, host stops recorded. */
@@ -638,15 +726,20 @@ export class Cpu implements CodeSource {
       }
     } catch (e) {
       if (e !== ABORT) throw e;
-      this.eip = this.instructionStart;
-      this.queuedWriteCount = this.committedWriteCount;
-      if (this.exceptionVector >= 0) {
-        const vector = this.exceptionVector;
-        const errorCode = this.exceptionErrorCode;
-        this.exceptionVector = -1;
-        this.replayedReadCount = 0;
-        this.deliverEvent(vector, errorCode, true);
-      }
+      this.abandonInstruction();
+    }
+  }
+
+  /** After an ABORT: the instruction never happened; its exception, if it raised one, is delivered. */
+  private abandonInstruction(): void {
+    this.eip = this.instructionStart;
+    this.queuedWriteCount = this.committedWriteCount;
+    if (this.exceptionVector >= 0) {
+      const vector = this.exceptionVector;
+      const errorCode = this.exceptionErrorCode;
+      this.exceptionVector = -1;
+      this.replayedReadCount = 0;
+      this.deliverEvent(vector, errorCode, true);
     }
   }
 
@@ -1165,6 +1258,7 @@ export class Cpu implements CodeSource {
     const status = decode(insn, this, this.code32, this.decodeProfile, this.decodeExtensions);
     if (status !== DECODE_OK) this.raise(status, status === EXC_GP ? 0 : -1);
     insn.decodedAs32 = this.code32;
+    insn.straightLine = isStraightLine(insn);
     if (insn !== this.insn && tlb.executeTag[e] === page) {
       const physicalPage = tlb.physicalPage[e];
       const frame = physicalPage / 4096;

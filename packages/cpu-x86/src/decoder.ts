@@ -53,6 +53,8 @@ export const NO_REG = -1;
 export class Instruction {
   /** The code-segment size this was decoded for; set by the CPU's instruction cache. */
   decodedAs32 = false;
+  /** Whether the CPU may run it in a straight-line run (straight-line.ts); set by the CPU's instruction cache. */
+  straightLine = false;
   /** 0x00-0xFF: one-byte map; 0x100-0x1FF: 0F map (0F38/0F3A will be 0x200-0x3FF). */
   opcode = 0;
   /**

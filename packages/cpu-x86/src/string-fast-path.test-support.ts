@@ -2,7 +2,7 @@
 // paged) twice, with and without the page-at-a-time fast path, and records everything the guest
 // or the host can observe at each run() return.
 import { PhysicalMemory } from "@tsvmm/ept";
-import { Cpu, STOP_HLT, STOP_MMIO, STOP_SHUTDOWN } from "./cpu.js";
+import { Cpu, type CpuOptions, STOP_HLT, STOP_MMIO, STOP_SHUTDOWN } from "./cpu.js";
 import { CR0_ET, CR0_PE, CR0_PG, CS, DS, ES, FS, GS, SS } from "./registers.js";
 
 export const RAM_SIZE = 0x100000;
@@ -77,6 +77,7 @@ function flatSegment(
 export function buildMachine(
   setup: StringSetup,
   stringFastPath: boolean,
+  options: CpuOptions = {},
 ): { cpu: Cpu; memory: PhysicalMemory } {
   const memory = new PhysicalMemory();
   memory.setUserMemoryRegion({
@@ -109,7 +110,7 @@ export function buildMachine(
   }
   memory.write(HANDLER, Uint8Array.of(0xf4, 0xeb, 0xfd)); // hlt; jmp $-1
   memory.write(CODE, Uint8Array.from([...setup.code, 0xf4]));
-  const cpu = new Cpu(memory, { stringFastPath });
+  const cpu = new Cpu(memory, { ...options, stringFastPath });
   cpu.gdtBase = GDT;
   cpu.gdtLimit = 23;
   cpu.idtBase = IDT;
