@@ -60,7 +60,7 @@ import {
   SS,
 } from "./registers.js";
 import { loadDataSegmentProtected } from "./segment-load.js";
-import { isStraightLine } from "./straight-line.js";
+import { isStraightLine, STRAIGHT_LINE_16, STRAIGHT_LINE_32 } from "./straight-line.js";
 import { checkIoPermission } from "./system-instructions.js";
 import { X87 } from "./x87/x87.js";
 
@@ -610,15 +610,15 @@ export class Cpu implements CodeSource {
 
   /**
    * True when nothing the run loop checks between instructions can matter until a non-straight-line
-   * instruction runs: no event waiting (they are injected only between run() calls), no single-step, no
+   * instruction runs: no event that could be taken (events are injected only between run() calls, and
+   * with IF clear only an instruction that is not straight-line can set it), no single-step, no
    * breakpoints, RF clear. Then runInPage may skip those checks.
    */
   private quiet(): boolean {
     return (
       this.straightLineRuns &&
-      this.pendingInterrupt < 0 &&
+      ((this.flags.bits & FLAG_IF) === 0 || (this.pendingInterrupt < 0 && !this.requestInterruptWindow)) &&
       !this.nmiPending &&
-      !this.requestInterruptWindow &&
       (this.flags.bits & (FLAG_TF | FLAG_RF)) === 0 &&
       (this.debugRegisters.control & 0xff) === 0 &&
       !this.deferredSingleStep &&
@@ -640,8 +640,11 @@ export class Cpu implements CodeSource {
     if (this.codeGeneration !== generation) return false; // fetchInstruction refreshes the frames first
     const base = this.segBase[CS];
     const limit = this.segLimit[CS] >>> 0;
-    const code32 = this.code32;
     const ipMask = this.ipMask;
+    // A straight-line instruction decoded for this code size (Instruction.straightLineAs).
+    const wanted = this.code32 ? STRAIGHT_LINE_32 : STRAIGHT_LINE_16;
+    // Below this EIP any instruction (at most 15 bytes) fits under the CS limit; above it, step() checks.
+    const lastFittingEip = limit - (MAX_INSTRUCTION_LENGTH - 1);
     let eip = this.eip;
     const page = ((base + eip) | 0) >>> 12;
     const e = page & TLB_MASK;
@@ -652,14 +655,7 @@ export class Cpu implements CodeSource {
     try {
       for (;;) {
         const insn = code[(base + eip) & 0xfff];
-        if (
-          insn === undefined ||
-          !insn.straightLine ||
-          insn.decodedAs32 !== code32 ||
-          (eip + insn.length - 1) >>> 0 > limit
-        ) {
-          return ran;
-        }
+        if (insn === undefined || insn.straightLineAs !== wanted || eip >>> 0 > lastFittingEip) return ran;
         this.instructionStart = eip;
         this.replayCursor = 0;
         this.eip = (eip + insn.length) & ipMask;
@@ -1258,7 +1254,7 @@ export class Cpu implements CodeSource {
     const status = decode(insn, this, this.code32, this.decodeProfile, this.decodeExtensions);
     if (status !== DECODE_OK) this.raise(status, status === EXC_GP ? 0 : -1);
     insn.decodedAs32 = this.code32;
-    insn.straightLine = isStraightLine(insn);
+    insn.straightLineAs = !isStraightLine(insn) ? 0 : this.code32 ? STRAIGHT_LINE_32 : STRAIGHT_LINE_16;
     if (insn !== this.insn && tlb.executeTag[e] === page) {
       const physicalPage = tlb.physicalPage[e];
       const frame = physicalPage / 4096;

@@ -53,8 +53,11 @@ export const NO_REG = -1;
 export class Instruction {
   /** The code-segment size this was decoded for; set by the CPU's instruction cache. */
   decodedAs32 = false;
-  /** Whether the CPU may run it in a straight-line run (straight-line.ts); set by the CPU's instruction cache. */
-  straightLine = false;
+  /**
+   * STRAIGHT_LINE_16/32 when the CPU may run it in a straight-line run (straight-line.ts) in code of that
+   * size, else 0; set by the CPU's instruction cache. One field, so the run checks both with one compare.
+   */
+  straightLineAs = 0;
   /** 0x00-0xFF: one-byte map; 0x100-0x1FF: 0F map (0F38/0F3A will be 0x200-0x3FF). */
   opcode = 0;
   /**

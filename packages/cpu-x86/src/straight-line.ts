@@ -9,6 +9,10 @@ import type { Instruction } from "./decoder.js";
  * Everything else (far transfers, INT/IRET, POPF, CLI/STI, segment loads, MOV CRn, HLT, IN/OUT, x87,
  * CPUID/RDTSC/MSRs, REP strings) goes through the full step, as before.
  */
+/** Instruction.straightLineAs: straight-line, decoded for 16-bit or 32-bit code. */
+export const STRAIGHT_LINE_16 = 1;
+export const STRAIGHT_LINE_32 = 2;
+
 const ALWAYS = 1;
 /** String instructions: only without a REP prefix (a REP one may stop between iterations). */
 const WITHOUT_REP = 2;
