@@ -166,8 +166,12 @@ describe("PCI properties", () => {
           const w1cBefore = m.devices.map((fn) => fn.config.byte(0x82));
           apply(m, o);
           expect(m.all.map(readOnlyImage)).toEqual(images);
-          // Write-1-to-clear bits only ever clear (the device never sets them here).
-          expect(m.devices.map((fn, i) => fn.config.byte(0x82) & 0xf0 & ~w1cBefore[i])).toEqual([0, 0]);
+          // Write-1-to-clear bits only ever clear (the device never sets them here); a reset restores them.
+          if (o.kind !== "reset") {
+            expect(m.devices.map((fn, i) => fn.config.byte(0x82) & 0xf0 & ~w1cBefore[i])).toEqual([0, 0]);
+          } else {
+            expect(m.devices.map((fn) => fn.config.byte(0x82) & 0xf0)).toEqual([0xa0, 0xa0]); // 0xdead0000
+          }
           // The status bit shows each device's request.
           for (const fn of m.devices) {
             expect((fn.config.word(PciConfig.Status) & PciStatus.InterruptStatus) !== 0).toBe(
@@ -189,7 +193,19 @@ describe("PCI properties", () => {
           for (const bar of [0, 1, 2]) expect(m.mapped.get(`${3 + index}.0.${bar}`)).toBe(fn.barAddress(bar));
         }
       }),
-      { numRuns: 300 },
+      {
+        numRuns: 300,
+        examples: [
+          // A write clearing W1C bits, then a reset that sets them again (found by a random seed).
+          [
+            [
+              { kind: "select", device: 3, fn: 0, register: 0x80, enable: true },
+              { kind: "out", port: 0xcfc, width: 4, value: 0x15600000 },
+              { kind: "reset" },
+            ],
+          ],
+        ],
+      },
     );
   });
 
