@@ -64,6 +64,18 @@ describe("straight-line runs", () => {
     expect(cpu.instructionCount - before).toBe(1); // the handler's HLT, nothing of the loop
   });
 
+  it("run with IF clear while an interrupt waits, which is taken after STI and the one instruction it shadows", () => {
+    // cli; mov ecx, 100; L: dec ecx; jnz L; sti; inc eax; inc ebx; hlt
+    const code = [0xfa, 0xb9, 100, 0, 0, 0, 0x49, 0x75, 0xfd, 0xfb, 0x40, 0x43];
+    for (const straightLineRuns of [true, false]) {
+      const cpu = machine(code, straightLineRuns);
+      cpu.injectInterrupt(0x20); // the IDT sends every vector to a HLT handler
+      expect(cpu.run(10_000)).toBe(STOP_HLT);
+      expect([cpu.regs[0], cpu.regs[3]]).toEqual([1, 0]); // inc eax ran in the shadow, inc ebx never
+      expect(cpu.instructionCount).toBe(2 + 2 * 100 + 2 + 1); // cli, mov, the loop, sti, inc eax, the handler's HLT
+    }
+  });
+
   it("leave single-step to the full step: one #DB per instruction", () => {
     const code = [0x40, 0x41, 0xeb, 0xfc];
     const cpu = machine(code, true);
