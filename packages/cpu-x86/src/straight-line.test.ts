@@ -54,7 +54,7 @@ describe("straight-line runs", () => {
     expect([cpu.regs[0], cpu.regs[1]]).toEqual([117, 117]); // 116 passes of 3, then inc eax, inc ecx
   });
 
-  it("are not used while an interrupt waits, so it is taken at the first instruction boundary IF allows", () => {
+  it("leave an interrupt injected with IF set to the run loop: it is taken before any of the cached loop runs", () => {
     const code = [0xfb, 0x40, 0x41, 0xeb, 0xfc]; // sti; then inc eax; inc ecx; jmp (back to inc eax)
     const cpu = machine(code, true);
     expect(cpu.run(1000)).toBe(STOP_BUDGET); // everything cached, interrupts enabled
